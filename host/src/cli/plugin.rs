@@ -1,0 +1,197 @@
+//! `cvm-attest plugin list | inspect | run`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use super::Rejected;
+use super::args::{Output, PluginCommand, RunArgs};
+use crate::config::Config;
+use crate::plugins::{Kind, Located, Runtime, SearchPath, types};
+
+pub fn run(cmd: PluginCommand, config: &Config, plugin_dirs: &[PathBuf]) -> anyhow::Result<()> {
+    let env = std::env::var("CVM_ATTEST_PLUGIN_PATH").ok();
+    let search = SearchPath::standard(plugin_dirs, env.as_deref(), config.plugin_dir.as_deref());
+    match cmd {
+        PluginCommand::List { output } => list(&search, output),
+        PluginCommand::Inspect { file, output } => inspect(&file, config, output),
+        PluginCommand::Run(args) => run_plugin(&args, &search, config),
+    }
+}
+
+fn list(search: &SearchPath, output: Output) -> anyhow::Result<()> {
+    let (found, broken) = search.list();
+    let mut out = std::io::stdout().lock();
+    if output == Output::Json {
+        let plugins: Vec<Value> = found
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.manifest.name, "kind": p.manifest.kind, "version": p.manifest.version,
+                    "api": p.manifest.api, "description": p.manifest.description,
+                    "wasm": p.wasm_path, "manifest": p.manifest_path,
+                })
+            })
+            .collect();
+        let broken: Vec<String> = broken.iter().map(ToString::to_string).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "plugins": plugins, "broken": broken }))?)?;
+        return Ok(());
+    }
+    if found.is_empty() {
+        writeln!(out, "no plugins found; searched {}", search.describe())?;
+    } else {
+        writeln!(out, "{:<20} {:<14} {:<9} {:<4} DESCRIPTION", "NAME", "KIND", "VERSION", "API")?;
+    }
+    for p in &found {
+        let m = &p.manifest;
+        writeln!(out, "{:<20} {:<14} {:<9} {:<4} {}", m.name, m.kind.as_str(), m.version, m.api, m.description)?;
+    }
+    for e in &broken {
+        writeln!(out, "broken: {e}")?;
+    }
+    Ok(())
+}
+
+fn inspect(file: &Path, config: &Config, output: Output) -> anyhow::Result<()> {
+    let runtime = Runtime::new(config.cache_dir())?;
+    let inspection = runtime.inspect(file)?;
+    let located = Located::from_wasm(file);
+    let load = match &located {
+        Ok(l) => runtime.load(l, &config.policy(&l.manifest.name), config.require_pinned).map(drop),
+        Err(e) => Err(crate::plugins::Error::MalformedManifest { path: file.with_extension("toml"), reason: e.to_string() }),
+    };
+    let manifest = located.as_ref().ok().map(|l| &l.manifest);
+    if output == Output::Json {
+        let value = json!({
+            "component": file, "inspection": inspection, "manifest": manifest,
+            "loads": load.is_ok(), "refusal": load.as_ref().err().map(|e| json!({"kind": e.kind(), "message": e.to_string()})),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let field = |out: &mut std::io::StdoutLock, k: &str, v: &dyn std::fmt::Display| writeln!(out, "{k:<13}{v}");
+    field(&mut out, "component", &file.display())?;
+    field(&mut out, "sha256", &inspection.digest)?;
+    field(&mut out, "size", &format!("{} bytes", inspection.size))?;
+    let kind = inspection.kind.map_or("none (exports no plugin interface)".to_owned(), |k| k.to_string());
+    field(&mut out, "kind", &kind)?;
+    field(&mut out, "api", &inspection.api_version.as_deref().unwrap_or("-"))?;
+    match manifest {
+        Some(m) => {
+            field(&mut out, "manifest", &format!("{} {} ({}, api {})", m.name, m.version, m.kind, m.api))?;
+            let caps: Vec<&str> = m.capabilities.iter().map(|c| c.as_str()).collect();
+            field(&mut out, "capabilities", &if caps.is_empty() { "none".to_owned() } else { caps.join(", ") })?;
+        }
+        None => field(&mut out, "manifest", &"missing")?,
+    }
+    for (label, names) in [("exports", &inspection.exports), ("imports", &inspection.imports)] {
+        for (i, name) in names.iter().enumerate() {
+            field(&mut out, if i == 0 { label } else { "" }, name)?;
+        }
+    }
+    match &load {
+        Ok(()) => field(&mut out, "loads", &"yes")?,
+        Err(e) => field(&mut out, "loads", &format!("no: {e}"))?,
+    }
+    Ok(())
+}
+
+fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::Result<()> {
+    let located = if args.plugin.ends_with(".wasm") || args.plugin.contains('/') {
+        Located::from_wasm(Path::new(&args.plugin))?
+    } else {
+        search.find(&args.plugin)?
+    };
+    let name = located.manifest.name.clone();
+    let runtime = Runtime::new(config.cache_dir())?;
+    let plugin = runtime.load(&located, &config.policy(&name), config.require_pinned)?;
+    let plugin_config = match &args.plugin_config {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        None => located.manifest.default_config.clone().unwrap_or_default(),
+    };
+    plugin.validate_config(&plugin_config)?;
+    let claims = read_claims(&args.claims)?;
+    let ctx = types::EvalContext { request_id: request_id(), now_unix_ms: now_unix_ms(), config: plugin_config };
+    match located.manifest.kind {
+        Kind::ClaimCheck => {
+            let verdict = plugin.check(&ctx, &claims)?;
+            let report = json!({
+                "plugin": name, "version": located.manifest.version, "sha256": plugin.inspection().digest,
+                "verdict": verdict_json(&verdict),
+            });
+            let mut out = std::io::stdout().lock();
+            match args.output {
+                Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
+                Output::Text => write!(out, "{}", verdict_text(&name, &verdict))?,
+            }
+            if !matches!(verdict, types::Verdict::Pass) {
+                return Err(Rejected(format!("claim check '{name}' did not pass")).into());
+            }
+        }
+        Kind::OutputFormat => {
+            let token = match &args.token {
+                Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?.trim().to_owned()),
+                None => None,
+            };
+            let outcome = types::AttestationResult { claims, token, verifier: "file".into(), checks: Vec::new() };
+            let rendered = plugin.format(&ctx, &outcome)?;
+            std::io::stdout().lock().write_all(&rendered.body)?;
+        }
+        Kind::Verifier => bail!("'{name}' is a verifier plugin; run it with `cvm-attest verify --verifier {name}`"),
+    }
+    Ok(())
+}
+
+fn read_claims(path: &Path) -> anyhow::Result<String> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("reading claims from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading claims from {}", path.display()))?
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(_)) => Ok(text),
+        Ok(_) => bail!("{}: claims must be a JSON object (an MAA token payload)", path.display()),
+        Err(e) => bail!("{}: claims are not valid JSON: {e}", path.display()),
+    }
+}
+
+/// A verdict as stable JSON: `{"result": "pass" | "fail" | "indeterminate", ...}`.
+pub fn verdict_json(verdict: &types::Verdict) -> Value {
+    match verdict {
+        types::Verdict::Pass => json!({ "result": "pass" }),
+        types::Verdict::Fail(findings) => json!({
+            "result": "fail",
+            "findings": findings.iter().map(|f| json!({"code": f.code, "message": f.message, "claim": f.claim_path})).collect::<Vec<_>>(),
+        }),
+        types::Verdict::Indeterminate(reason) => json!({ "result": "indeterminate", "reason": reason }),
+    }
+}
+
+fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
+    match verdict {
+        types::Verdict::Pass => format!("{name}: pass\n"),
+        types::Verdict::Indeterminate(reason) => format!("{name}: indeterminate: {reason}\n"),
+        types::Verdict::Fail(findings) => {
+            let mut s = format!("{name}: FAIL\n");
+            for f in findings {
+                s.push_str(&format!("  {} {}: {}\n", f.code, f.claim_path.as_deref().unwrap_or("-"), f.message));
+            }
+            s
+        }
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A request id unique enough to find one run in logs.
+fn request_id() -> String {
+    format!("{:x}-{:x}", now_unix_ms(), std::process::id())
+}

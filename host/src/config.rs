@@ -1,0 +1,120 @@
+//! The host configuration file.
+//!
+//! ```toml
+//! plugin_dir = "/etc/cvm-attest/plugins"   # searched after --plugin-dir and CVM_ATTEST_PLUGIN_PATH
+//! require_pinned = true                     # refuse plugins without a pinned digest
+//! cache_dir = "/var/cache/cvm-attest"       # compiled-code cache ("" disables it)
+//!
+//! [plugins.claim-equals]
+//! sha256 = "9f2c..."                        # refuse the plugin unless its bytes hash to this
+//! grant = ["log"]                           # capabilities it may use (default: ["log"])
+//! timeout_ms = 500                          # override its limits
+//! memory_mib = 32
+//! ```
+//!
+//! Found at `--config FILE`, else `$CVM_ATTEST_CONFIG`, else `/etc/cvm-attest/config.toml` if it exists.
+//! Unpinned plugins load with a warning unless `require_pinned` is set; production configurations
+//! should pin every plugin and set it (see `examples/config.toml`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::plugins::Policy;
+
+/// Where the configuration is looked for when neither `--config` nor `CVM_ATTEST_CONFIG` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/cvm-attest/config.toml";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub plugin_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub require_pinned: bool,
+    pub cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Policy>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot read configuration {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration {}: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl Config {
+    /// The explicit file if given (it must exist), else the system file if present, else defaults.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config, Error> {
+        match explicit {
+            Some(path) => Config::load(path),
+            None if Path::new(SYSTEM_CONFIG).is_file() => Config::load(Path::new(SYSTEM_CONFIG)),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let invalid = |reason: String| Error::Invalid { path: path.to_owned(), reason };
+        let config: Config = toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
+        for (name, policy) in &config.plugins {
+            let pin_ok = policy.sha256.as_deref().is_none_or(|d| {
+                let d = d.trim_start_matches("sha256:");
+                d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())
+            });
+            if !pin_ok {
+                return Err(invalid(format!("[plugins.{name}] sha256 must be 64 hex digits")));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The operator's policy for a plugin (defaults when it has no table).
+    pub fn policy(&self, name: &str) -> Policy {
+        self.plugins.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The compiled-code cache directory: configured (empty disables it) or the default.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        match &self.cache_dir {
+            Some(dir) if dir.as_os_str().is_empty() => None,
+            Some(dir) => Some(dir.clone()),
+            None => crate::plugins::default_cache_dir(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).expect("write");
+        Config::load(&path)
+    }
+
+    #[test]
+    fn reads_policies() {
+        let c = load("require_pinned = true\n[plugins.x]\nsha256 = \"sha256:" .to_owned() + &"ab".repeat(32) + "\"\ngrant = []\n").expect("valid");
+        assert!(c.require_pinned);
+        assert_eq!(c.policy("x").grant, Some(vec![]));
+        assert_eq!(c.policy("y"), Policy::default());
+    }
+
+    #[test]
+    fn rejects_bad_pins_and_unknown_keys() {
+        let err = load("[plugins.x]\nsha256 = \"abc\"\n").unwrap_err().to_string();
+        assert!(err.contains("64 hex digits"), "{err}");
+        let err = load("allow_everything = true\n").unwrap_err().to_string();
+        assert!(err.contains("allow_everything"), "{err}");
+    }
+}

@@ -1,0 +1,6 @@
+//! cvm-attest: attest Azure confidential VMs, with claim checks, output formats and verifiers as
+//! sandboxed WebAssembly plugins.
+
+pub mod cli;
+pub mod config;
+pub mod plugins;

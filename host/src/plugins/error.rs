@@ -1,0 +1,145 @@
+//! Everything that can go wrong with a plugin, one variant per cause the user can act on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A plugin failure. Each variant names the plugin and says what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("plugin '{name}' not found; looked in: {searched}. Run `cvm-attest plugin list` to see what is installed")]
+    NotFound { name: String, searched: String },
+
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("malformed plugin manifest {}: {reason}", path.display())]
+    MalformedManifest { path: PathBuf, reason: String },
+
+    #[error(
+        "plugin '{plugin}': SHA-256 of its component is {actual}, but the configuration pins {expected}; \
+         refusing it. If you updated the plugin on purpose, pin the new digest"
+    )]
+    DigestMismatch { plugin: String, expected: String, actual: String },
+
+    #[error(
+        "plugin '{plugin}' is not pinned and the configuration requires pinning; add \
+         `[plugins.{plugin}] sha256 = \"{actual}\"` after checking where it came from"
+    )]
+    Unpinned { plugin: String, actual: String },
+
+    #[error("plugin '{plugin}' is not a valid WebAssembly component: {reason}")]
+    InvalidComponent { plugin: String, reason: String },
+
+    #[error(
+        "plugin '{plugin}' was built for cvm-attest:plugin@{found}, but this host serves {supported}; \
+         rebuild it against a supported version of the WIT package"
+    )]
+    IncompatibleApi { plugin: String, found: String, supported: String },
+
+    #[error("plugin '{plugin}' does not implement the {expected} world: {reason}")]
+    WrongKind { plugin: String, expected: String, reason: String },
+
+    #[error(
+        "plugin '{plugin}' imports '{import}', which plugins are never given (no filesystem, sockets or \
+         other host access); refusing to load it"
+    )]
+    ForbiddenImport { plugin: String, import: String },
+
+    #[error(
+        "plugin '{plugin}' imports '{import}' but its manifest does not request the '{capability}' \
+         capability; the manifest must declare what the component uses"
+    )]
+    UndeclaredCapability { plugin: String, import: String, capability: String },
+
+    #[error(
+        "plugin '{plugin}' requests the '{capability}' capability, which the configuration does not grant; \
+         grant it with `[plugins.{plugin}] grant = [\"{capability}\"]` or use another plugin"
+    )]
+    CapabilityDenied { plugin: String, capability: String },
+
+    #[error("plugin '{plugin}' describes itself as {found}, but its manifest says {expected}")]
+    ManifestMismatch { plugin: String, expected: String, found: String },
+
+    #[error("plugin '{plugin}' cannot be linked: {reason}")]
+    Link { plugin: String, reason: String },
+
+    #[error("plugin '{plugin}' rejected its configuration: {reason}")]
+    ConfigRejected { plugin: String, reason: String },
+
+    #[error("plugin '{plugin}' exceeded its time limit of {limit:?} and was stopped")]
+    Timeout { plugin: String, limit: Duration },
+
+    #[error(
+        "plugin '{plugin}' tried to use more than its memory limit of {limit_mib} MiB and was stopped; \
+         raise `[plugins.{plugin}] memory_mib` if it legitimately needs more"
+    )]
+    MemoryLimit { plugin: String, limit_mib: u64 },
+
+    #[error("plugin '{plugin}' wrote more than {limit} bytes to {stream} and was stopped")]
+    OutputLimit { plugin: String, stream: &'static str, limit: usize },
+
+    #[error("plugin '{plugin}' crashed: {reason}{}", describe_crash(.stderr, .backtrace))]
+    Crash { plugin: String, reason: String, stderr: String, backtrace: String },
+
+    #[error("plugin '{plugin}' reported an error: {error}")]
+    Reported { plugin: String, error: Reported },
+}
+
+/// An error the plugin returned itself (`plugin-error` in the WIT).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Reported {
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe_crash(stderr: &str, backtrace: &str) -> String {
+    let mut out = String::new();
+    if !stderr.trim().is_empty() {
+        out.push_str("\nplugin stderr:\n");
+        out.push_str(stderr.trim_end());
+    }
+    if !backtrace.trim().is_empty() {
+        out.push_str("\nguest backtrace:\n");
+        out.push_str(backtrace.trim_end());
+    }
+    out
+}
+
+impl Error {
+    /// A short, stable name for the kind of failure (used in JSON output and tests).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not-found",
+            Error::Io { .. } => "io",
+            Error::MalformedManifest { .. } => "malformed-manifest",
+            Error::DigestMismatch { .. } => "digest-mismatch",
+            Error::Unpinned { .. } => "unpinned",
+            Error::InvalidComponent { .. } => "invalid-component",
+            Error::IncompatibleApi { .. } => "incompatible-api",
+            Error::WrongKind { .. } => "wrong-kind",
+            Error::ForbiddenImport { .. } => "forbidden-import",
+            Error::UndeclaredCapability { .. } => "undeclared-capability",
+            Error::CapabilityDenied { .. } => "capability-denied",
+            Error::ManifestMismatch { .. } => "manifest-mismatch",
+            Error::Link { .. } => "link",
+            Error::ConfigRejected { .. } => "config-rejected",
+            Error::Timeout { .. } => "timeout",
+            Error::MemoryLimit { .. } => "memory-limit",
+            Error::OutputLimit { .. } => "output-limit",
+            Error::Crash { .. } => "crash",
+            Error::Reported { .. } => "reported",
+        }
+    }
+}
