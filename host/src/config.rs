@@ -61,7 +61,8 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
         let invalid = |reason: String| Error::Invalid { path: path.to_owned(), reason };
         let config: Config = toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
         for (name, policy) in &config.plugins {
@@ -104,7 +105,9 @@ mod tests {
 
     #[test]
     fn reads_policies() {
-        let c = load("require_pinned = true\n[plugins.x]\nsha256 = \"sha256:" .to_owned() + &"ab".repeat(32) + "\"\ngrant = []\n").expect("valid");
+        let pin = "ab".repeat(32);
+        let c = load(&format!("require_pinned = true\n[plugins.x]\nsha256 = \"sha256:{pin}\"\ngrant = []\n"))
+            .expect("valid");
         assert!(c.require_pinned);
         assert_eq!(c.policy("x").grant, Some(vec![]));
         assert_eq!(c.policy("y"), Policy::default());

@@ -47,7 +47,15 @@ fn list(search: &SearchPath, output: Output) -> anyhow::Result<()> {
     }
     for p in &found {
         let m = &p.manifest;
-        writeln!(out, "{:<20} {:<14} {:<9} {:<4} {}", m.name, m.kind.as_str(), m.version, m.api, m.description)?;
+        writeln!(
+            out,
+            "{:<20} {:<14} {:<9} {:<4} {}",
+            m.name,
+            m.kind.as_str(),
+            m.version,
+            m.api,
+            m.description
+        )?;
     }
     for e in &broken {
         writeln!(out, "broken: {e}")?;
@@ -61,7 +69,10 @@ fn inspect(file: &Path, config: &Config, output: Output) -> anyhow::Result<()> {
     let located = Located::from_wasm(file);
     let load = match &located {
         Ok(l) => runtime.load(l, &config.policy(&l.manifest.name), config.require_pinned).map(drop),
-        Err(e) => Err(crate::plugins::Error::MalformedManifest { path: file.with_extension("toml"), reason: e.to_string() }),
+        Err(e) => Err(crate::plugins::Error::MalformedManifest {
+            path: file.with_extension("toml"),
+            reason: e.to_string(),
+        }),
     };
     let manifest = located.as_ref().ok().map(|l| &l.manifest);
     if output == Output::Json {
@@ -73,7 +84,8 @@ fn inspect(file: &Path, config: &Config, output: Output) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
-    let field = |out: &mut std::io::StdoutLock, k: &str, v: &dyn std::fmt::Display| writeln!(out, "{k:<13}{v}");
+    let field =
+        |out: &mut std::io::StdoutLock, k: &str, v: &dyn std::fmt::Display| writeln!(out, "{k:<13}{v}");
     field(&mut out, "component", &file.display())?;
     field(&mut out, "sha256", &inspection.digest)?;
     field(&mut out, "size", &format!("{} bytes", inspection.size))?;
@@ -84,7 +96,11 @@ fn inspect(file: &Path, config: &Config, output: Output) -> anyhow::Result<()> {
         Some(m) => {
             field(&mut out, "manifest", &format!("{} {} ({}, api {})", m.name, m.version, m.kind, m.api))?;
             let caps: Vec<&str> = m.capabilities.iter().map(|c| c.as_str()).collect();
-            field(&mut out, "capabilities", &if caps.is_empty() { "none".to_owned() } else { caps.join(", ") })?;
+            field(
+                &mut out,
+                "capabilities",
+                &if caps.is_empty() { "none".to_owned() } else { caps.join(", ") },
+            )?;
         }
         None => field(&mut out, "manifest", &"missing")?,
     }
@@ -115,7 +131,8 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
     };
     plugin.validate_config(&plugin_config)?;
     let claims = read_claims(&args.claims)?;
-    let ctx = types::EvalContext { request_id: request_id(), now_unix_ms: now_unix_ms(), config: plugin_config };
+    let ctx =
+        types::EvalContext { request_id: request_id(), now_unix_ms: now_unix_ms(), config: plugin_config };
     match located.manifest.kind {
         Kind::ClaimCheck => {
             let verdict = plugin.check(&ctx, &claims)?;
@@ -134,14 +151,22 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
         }
         Kind::OutputFormat => {
             let token = match &args.token {
-                Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?.trim().to_owned()),
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?
+                        .trim()
+                        .to_owned(),
+                ),
                 None => None,
             };
-            let outcome = types::AttestationResult { claims, token, verifier: "file".into(), checks: Vec::new() };
+            let outcome =
+                types::AttestationResult { claims, token, verifier: "file".into(), checks: Vec::new() };
             let rendered = plugin.format(&ctx, &outcome)?;
             std::io::stdout().lock().write_all(&rendered.body)?;
         }
-        Kind::Verifier => bail!("'{name}' is a verifier plugin; run it with `cvm-attest verify --verifier {name}`"),
+        Kind::Verifier => {
+            bail!("'{name}' is a verifier plugin; run it with `cvm-attest verify --verifier {name}`")
+        }
     }
     Ok(())
 }
@@ -180,7 +205,12 @@ fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
         types::Verdict::Fail(findings) => {
             let mut s = format!("{name}: FAIL\n");
             for f in findings {
-                s.push_str(&format!("  {} {}: {}\n", f.code, f.claim_path.as_deref().unwrap_or("-"), f.message));
+                s.push_str(&format!(
+                    "  {} {}: {}\n",
+                    f.code,
+                    f.claim_path.as_deref().unwrap_or("-"),
+                    f.message
+                ));
             }
             s
         }
@@ -188,7 +218,9 @@ fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
 }
 
 fn now_unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A request id unique enough to find one run in logs.

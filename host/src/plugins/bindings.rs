@@ -8,6 +8,7 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "claim-check",
+        additional_derives: [PartialEq],
     });
 
     pub mod output_format {

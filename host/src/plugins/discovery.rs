@@ -137,7 +137,8 @@ impl Source {
 
 fn checkout_paths(root: &Path, name: &str) -> (PathBuf, PathBuf) {
     let crate_dir = root.join("plugins").join(name);
-    let wasm = root.join("plugins/target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
+    let wasm =
+        root.join("plugins/target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
     (crate_dir.join(format!("{name}.toml")), wasm)
 }
 

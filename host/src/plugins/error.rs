@@ -7,7 +7,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("plugin '{name}' not found; looked in: {searched}. Run `cvm-attest plugin list` to see what is installed")]
+    #[error(
+        "plugin '{name}' not found; looked in: {searched}. Run `cvm-attest plugin list` to see what is installed"
+    )]
     NotFound { name: String, searched: String },
 
     #[error("cannot read {}: {source}", path.display())]

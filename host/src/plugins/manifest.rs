@@ -108,12 +108,16 @@ pub struct Manifest {
 impl Manifest {
     /// Read and validate the manifest at `path`; its file stem must be the plugin's name.
     pub fn load(path: &Path) -> Result<Manifest, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
         let malformed = |reason: String| Error::MalformedManifest { path: path.to_owned(), reason };
         let manifest = Manifest::parse(&text).map_err(malformed)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         if manifest.name != stem {
-            return Err(malformed(format!("name '{}' must match the file name '{stem}.toml'", manifest.name)));
+            return Err(malformed(format!(
+                "name '{}' must match the file name '{stem}.toml'",
+                manifest.name
+            )));
         }
         Ok(manifest)
     }

@@ -104,8 +104,10 @@ impl Runtime {
         let linker = sandbox::linker(&engine).map_err(internal)?;
         let cache = cache::Cache::new(&engine, cache_dir);
         // Without the ticker no time limit would fire: refuse to run rather than run unbounded.
-        let ticker = Ticker::start(engine.clone())
-            .map_err(|e| Error::Link { plugin: "(host)".into(), reason: format!("cannot start the epoch ticker: {e}") })?;
+        let ticker = Ticker::start(engine.clone()).map_err(|e| Error::Link {
+            plugin: "(host)".into(),
+            reason: format!("cannot start the epoch ticker: {e}"),
+        })?;
         Ok(Runtime { engine, linker, cache, ticker })
     }
 
@@ -169,7 +171,12 @@ impl Runtime {
         self.compile_bytes(name, &wasm, digest)
     }
 
-    fn compile_bytes(&self, name: &str, wasm: &[u8], digest: String) -> Result<(Component, Inspection), Error> {
+    fn compile_bytes(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        digest: String,
+    ) -> Result<(Component, Inspection), Error> {
         let (component, origin) = self
             .cache
             .load(&self.engine, &digest, wasm)
@@ -215,12 +222,17 @@ fn check_exports(manifest: &Manifest, inspection: &Inspection) -> Result<(), Err
     let plugin = manifest.name.clone();
     let expected = manifest.kind.to_string();
     let Some(version) = &inspection.api_version else {
-        let reason = format!("it exports no {WIT_PACKAGE} interface (exports: {})", inspection.exports.join(", "));
+        let reason =
+            format!("it exports no {WIT_PACKAGE} interface (exports: {})", inspection.exports.join(", "));
         return Err(Error::WrongKind { plugin, expected, reason });
     };
     let found_line = ApiLine::parse(version);
     if !found_line.is_some_and(|l| l.is_compatible(ApiLine::CURRENT)) {
-        return Err(Error::IncompatibleApi { plugin, found: version.clone(), supported: SUPPORTED_API.into() });
+        return Err(Error::IncompatibleApi {
+            plugin,
+            found: version.clone(),
+            supported: SUPPORTED_API.into(),
+        });
     }
     if inspection.kind != Some(manifest.kind) {
         let found = inspection.kind.map_or("an unknown interface".to_owned(), |k| format!("the {k} world"));
@@ -240,7 +252,9 @@ fn check_imports(manifest: &Manifest, inspection: &Inspection) -> Result<(), Err
             Some(("types", _)) => None,
             Some(("log", _)) => Some(Capability::Log),
             _ if sandbox::ALLOWED_WASI.contains(&unversioned) => None,
-            _ => return Err(Error::ForbiddenImport { plugin: manifest.name.clone(), import: import.clone() }),
+            _ => {
+                return Err(Error::ForbiddenImport { plugin: manifest.name.clone(), import: import.clone() });
+            }
         };
         if let Some(cap) = capability.filter(|c| !manifest.capabilities.contains(c)) {
             return Err(Error::UndeclaredCapability {
@@ -261,7 +275,8 @@ fn effective_limits(manifest: &Manifest, policy: &Policy) -> Limits {
         .or(manifest.limits.timeout_ms)
         .map_or(default.timeout, Duration::from_millis)
         .min(MAX_TIMEOUT);
-    let memory_mib = policy.memory_mib.or(manifest.limits.memory_mib).unwrap_or(default.memory_mib).min(MAX_MEMORY_MIB);
+    let memory_mib =
+        policy.memory_mib.or(manifest.limits.memory_mib).unwrap_or(default.memory_mib).min(MAX_MEMORY_MIB);
     Limits { timeout, memory_mib }
 }
 
@@ -316,11 +331,15 @@ impl Plugin {
     /// The plugin's own description of itself.
     pub fn describe(&self) -> Result<types::PluginInfo, Error> {
         self.run(META_CONTEXT, |store, pre| match pre {
-            Pre::ClaimCheck(p) => p.instantiate(&mut *store)?.cvm_attest_plugin_claim_check_api().call_describe(store),
+            Pre::ClaimCheck(p) => {
+                p.instantiate(&mut *store)?.cvm_attest_plugin_claim_check_api().call_describe(store)
+            }
             Pre::OutputFormat(p) => {
                 p.instantiate(&mut *store)?.cvm_attest_plugin_output_format_api().call_describe(store)
             }
-            Pre::Verifier(p) => p.instantiate(&mut *store)?.cvm_attest_plugin_verifier_api().call_describe(store),
+            Pre::Verifier(p) => {
+                p.instantiate(&mut *store)?.cvm_attest_plugin_verifier_api().call_describe(store)
+            }
         })
     }
 
@@ -328,15 +347,18 @@ impl Plugin {
     pub fn validate_config(&self, config: &str) -> Result<(), Error> {
         let config = config.to_owned();
         let result = self.run(META_CONTEXT, |store, pre| match pre {
-            Pre::ClaimCheck(p) => {
-                p.instantiate(&mut *store)?.cvm_attest_plugin_claim_check_api().call_validate_config(store, &config)
-            }
-            Pre::OutputFormat(p) => {
-                p.instantiate(&mut *store)?.cvm_attest_plugin_output_format_api().call_validate_config(store, &config)
-            }
-            Pre::Verifier(p) => {
-                p.instantiate(&mut *store)?.cvm_attest_plugin_verifier_api().call_validate_config(store, &config)
-            }
+            Pre::ClaimCheck(p) => p
+                .instantiate(&mut *store)?
+                .cvm_attest_plugin_claim_check_api()
+                .call_validate_config(store, &config),
+            Pre::OutputFormat(p) => p
+                .instantiate(&mut *store)?
+                .cvm_attest_plugin_output_format_api()
+                .call_validate_config(store, &config),
+            Pre::Verifier(p) => p
+                .instantiate(&mut *store)?
+                .cvm_attest_plugin_verifier_api()
+                .call_validate_config(store, &config),
         })?;
         self.reported(result)
     }
@@ -351,10 +373,16 @@ impl Plugin {
     }
 
     /// Render a whole attestation result.
-    pub fn format(&self, ctx: &types::EvalContext, outcome: &types::AttestationResult) -> Result<types::Rendered, Error> {
+    pub fn format(
+        &self,
+        ctx: &types::EvalContext,
+        outcome: &types::AttestationResult,
+    ) -> Result<types::Rendered, Error> {
         let Pre::OutputFormat(pre) = &self.pre else { return Err(self.not(Kind::OutputFormat)) };
         let result = self.run((&ctx.request_id, ctx.now_unix_ms), |store, _| {
-            pre.instantiate(&mut *store)?.cvm_attest_plugin_output_format_api().call_format(store, ctx, outcome)
+            pre.instantiate(&mut *store)?
+                .cvm_attest_plugin_output_format_api()
+                .call_format(store, ctx, outcome)
         })?;
         let rendered = self.reported(result)?;
         self.bounded(rendered.body.len())?;
@@ -362,7 +390,11 @@ impl Plugin {
     }
 
     /// Appraise evidence.
-    pub fn verify(&self, ctx: &types::EvalContext, request: &types::VerifyRequest) -> Result<types::Verified, Error> {
+    pub fn verify(
+        &self,
+        ctx: &types::EvalContext,
+        request: &types::VerifyRequest,
+    ) -> Result<types::Verified, Error> {
         let Pre::Verifier(pre) = &self.pre else { return Err(self.not(Kind::Verifier)) };
         let result = self.run((&ctx.request_id, ctx.now_unix_ms), |store, _| {
             pre.instantiate(&mut *store)?.cvm_attest_plugin_verifier_api().call_verify(store, ctx, request)
@@ -379,7 +411,11 @@ impl Plugin {
 
     fn bounded(&self, len: usize) -> Result<(), Error> {
         if len > MAX_OUTPUT_BYTES {
-            return Err(Error::OutputLimit { plugin: self.manifest.name.clone(), stream: "its result", limit: MAX_OUTPUT_BYTES });
+            return Err(Error::OutputLimit {
+                plugin: self.manifest.name.clone(),
+                stream: "its result",
+                limit: MAX_OUTPUT_BYTES,
+            });
         }
         Ok(())
     }
@@ -389,7 +425,9 @@ impl Plugin {
         let plugin = self.manifest.name.clone();
         result.map_err(|e| match e {
             types::PluginError::InvalidConfig(reason) => Error::ConfigRejected { plugin, reason },
-            types::PluginError::InvalidInput(m) => Error::Reported { plugin, error: Reported::InvalidInput(m) },
+            types::PluginError::InvalidInput(m) => {
+                Error::Reported { plugin, error: Reported::InvalidInput(m) }
+            }
             types::PluginError::Unsupported(m) => Error::Reported { plugin, error: Reported::Unsupported(m) },
             types::PluginError::Internal(m) => Error::Reported { plugin, error: Reported::Internal(m) },
         })
@@ -428,7 +466,9 @@ impl Plugin {
         }
         let reason = match trap {
             Some(Trap::StackOverflow) => "wasm stack overflow (unbounded recursion?)".to_owned(),
-            Some(Trap::UnreachableCodeReached) => "unreachable code reached (a Rust panic ends this way)".to_owned(),
+            Some(Trap::UnreachableCodeReached) => {
+                "unreachable code reached (a Rust panic ends this way)".to_owned()
+            }
             Some(trap) => trap.to_string(),
             None => format!("{err:#}"),
         };
@@ -447,7 +487,7 @@ impl Plugin {
             types::PluginKind::Verifier => Kind::Verifier,
         };
         let expected = format!("{} {} ({})", m.name, m.version, m.kind);
-        let found = format!("{} {} ({kind})", info.name, info.version, );
+        let found = format!("{} {} ({kind})", info.name, info.version,);
         if expected != found {
             return Err(Error::ManifestMismatch { plugin: m.name.clone(), expected, found });
         }

@@ -90,7 +90,8 @@ impl State {
     pub(crate) fn new(plugin: &str, limits: &Limits, now_unix_ms: u64, request_id: &str) -> State {
         let stdout = MemoryOutputPipe::new(MAX_STDIO_BYTES);
         let stderr = MemoryOutputPipe::new(MAX_STDIO_BYTES);
-        let seed = Sha256::new().chain_update(b"cvm-attest plugin random").chain_update(request_id).finalize();
+        let seed =
+            Sha256::new().chain_update(b"cvm-attest plugin random").chain_update(request_id).finalize();
         let wasi = WasiCtx::builder()
             .stdin(ClosedInputStream)
             .stdout(stdout.clone())
@@ -126,14 +127,24 @@ pub(crate) fn new_store(engine: &wasmtime::Engine, state: State, limits: &Limits
 }
 
 impl ResourceLimiter for State {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
             return Err(MemoryLimitHit.into());
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
             return Err(MemoryLimitHit.into());
         }

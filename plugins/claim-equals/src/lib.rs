@@ -14,7 +14,9 @@ fn parse_config(config: &str) -> Result<Map<String, Value>, PluginError> {
     let rules = match cvm_attest_plugin_sdk::json::from_str(config) {
         Ok(Value::Object(rules)) => rules,
         Ok(_) => return Err(invalid("expected a JSON object of {\"/claim/pointer\": value}".into())),
-        Err(e) => return Err(invalid(format!("config is not JSON ({e}); expected {{\"/claim/pointer\": value}}"))),
+        Err(e) => {
+            return Err(invalid(format!("config is not JSON ({e}); expected {{\"/claim/pointer\": value}}")));
+        }
     };
     if rules.is_empty() {
         return Err(invalid("no claims configured: a check that checks nothing would always pass".into()));
@@ -41,8 +43,14 @@ impl claim_check::Plugin for ClaimEquals {
             .iter()
             .filter_map(|(path, expected)| match claims.get(path) {
                 Some(actual) if actual == expected => None,
-                Some(actual) => Some(Finding::at(path, "claim-mismatch", format!("expected {expected}, found {actual}"))),
-                None => Some(Finding::at(path, "claim-missing", format!("expected {expected}, but the claim is absent"))),
+                Some(actual) => {
+                    Some(Finding::at(path, "claim-mismatch", format!("expected {expected}, found {actual}")))
+                }
+                None => Some(Finding::at(
+                    path,
+                    "claim-missing",
+                    format!("expected {expected}, but the claim is absent"),
+                )),
             })
             .collect();
         Ok(if findings.is_empty() { Verdict::Pass } else { Verdict::Fail(findings) })

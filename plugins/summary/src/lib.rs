@@ -16,7 +16,10 @@ const ROWS: &[(&str, &[&str])] = &[
     ("vm id", &["/x-ms-azurevm-vmid", "/x-ms-isolation-tee/x-ms-runtime/vm-configuration/vmUniqueId"]),
     ("secure boot", &["/secureboot", "/x-ms-azurevm-is-windows"]),
     ("debuggable", &["/x-ms-isolation-tee/x-ms-sevsnpvm-is-debuggable", "/x-ms-sevsnpvm-is-debuggable"]),
-    ("snp launch measurement", &["/x-ms-isolation-tee/x-ms-sevsnpvm-launchmeasurement", "/x-ms-sevsnpvm-launchmeasurement"]),
+    (
+        "snp launch measurement",
+        &["/x-ms-isolation-tee/x-ms-sevsnpvm-launchmeasurement", "/x-ms-sevsnpvm-launchmeasurement"],
+    ),
     ("issuer", &["/iss"]),
 ];
 

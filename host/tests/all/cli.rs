@@ -1,0 +1,177 @@
+//! The `cvm-attest` binary as users run it.
+
+use std::process::Output;
+
+use crate::support::{self, PluginDir, cvm_attest};
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A config file with a private cache dir and the given extra TOML.
+fn config(dir: &PluginDir, extra: &str) -> std::path::PathBuf {
+    let path = dir.path().join("config.toml.cfg");
+    let cache = dir.path().join("cache");
+    std::fs::write(&path, format!("cache_dir = {:?}\n{extra}", cache.display().to_string())).expect("config");
+    path
+}
+
+fn claims_file(dir: &PluginDir) -> std::path::PathBuf {
+    let path = dir.path().join("claims.json.in");
+    std::fs::write(&path, support::maa_claims()).expect("claims");
+    path
+}
+
+#[test]
+fn plugin_list_shows_the_three_kinds() {
+    let dir = PluginDir::with(&["claim-equals", "summary", "fixed-claims"]);
+    let out = cvm_attest().args(["plugin", "list", "--plugin-dir"]).arg(dir.path()).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for (name, kind) in
+        [("claim-equals", "claim-check"), ("summary", "output-format"), ("fixed-claims", "verifier")]
+    {
+        let line =
+            text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} listed:\n{text}"));
+        assert!(line.contains(kind), "{line}");
+    }
+}
+
+#[test]
+fn plugin_run_claim_check_passes_and_fails_with_exit_status() {
+    let dir = PluginDir::with(&["claim-equals"]);
+    let cfg = config(&dir, "");
+    let claims = claims_file(&dir);
+    let baseline = support::repo_root().join("examples/checks/azure-cvm-baseline.json");
+    let run = |check: &std::path::Path| {
+        cvm_attest()
+            .arg("--config")
+            .arg(&cfg)
+            .args(["plugin", "run", "claim-equals", "--plugin-dir"])
+            .arg(dir.path())
+            .arg("--claims")
+            .arg(&claims)
+            .arg("--plugin-config")
+            .arg(check)
+            .output()
+            .expect("runs")
+    };
+    let out = run(&baseline);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "claim-equals: pass\n");
+
+    let strict = dir.path().join("strict.json");
+    std::fs::write(&strict, r#"{"/x-ms-azurevm-is-windows": false}"#).expect("write");
+    let out = run(&strict);
+    assert_eq!(out.status.code(), Some(1), "a failed check exits 1");
+    assert!(
+        stdout(&out).contains("claim-mismatch /x-ms-azurevm-is-windows: expected false, found true"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn plugin_run_output_format_prints_the_rendering() {
+    let dir = PluginDir::with(&["summary"]);
+    let out = cvm_attest()
+        .arg("--config")
+        .arg(config(&dir, ""))
+        .args(["plugin", "run", "--plugin-dir"])
+        .arg(dir.path())
+        .arg(dir.path().join("summary.wasm"))
+        .arg("--claims")
+        .arg(claims_file(&dir))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("sevsnpvm") && text.contains("70F5CE9A-2BDC-4B6B-8401-E9B964D3AEB7"), "{text}");
+}
+
+#[test]
+fn refused_plugin_exits_2_with_the_reason() {
+    let dir = PluginDir::with(&["reads-files"]);
+    let out = cvm_attest()
+        .arg("--config")
+        .arg(config(&dir, ""))
+        .args(["plugin", "run", "reads-files", "--plugin-dir"])
+        .arg(dir.path())
+        .arg("--claims")
+        .arg(claims_file(&dir))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("imports 'wasi:filesystem/"), "{}", stderr(&out));
+}
+
+#[test]
+fn plugin_inspect_shows_kind_api_imports_and_digest() {
+    let dir = PluginDir::with(&["claim-equals"]);
+    let out = cvm_attest()
+        .arg("--config")
+        .arg(config(&dir, ""))
+        .args(["plugin", "inspect"])
+        .arg(dir.path().join("claim-equals.wasm"))
+        .args(["-o", "json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["inspection"]["kind"], "claim-check");
+    assert_eq!(v["inspection"]["api_version"], "0.1.0");
+    assert_eq!(v["loads"], true);
+    let digest = v["inspection"]["digest"].as_str().expect("digest");
+    let expected = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(dir.path().join("claim-equals.wasm")).expect("read")))
+    };
+    assert_eq!(digest, expected);
+    let imports = v["inspection"]["imports"].as_array().expect("imports");
+    assert!(imports.iter().all(|i| !i.as_str().unwrap_or("").starts_with("wasi:filesystem")), "{imports:?}");
+}
+
+#[test]
+fn a_component_is_swapped_for_a_newer_build_without_rebuilding_the_host() {
+    let dir = PluginDir::new();
+    let manifest = |build: &str| {
+        let path = support::repo_root().join(format!("plugins/tests/swap-{build}/swap.toml"));
+        std::fs::read_to_string(path).expect("manifest")
+    };
+    let v1 = dir.install_as("swap-v1", "swap", &manifest("v1"));
+    let claims = claims_file(&dir);
+    let run = |extra_config: &str| {
+        cvm_attest()
+            .arg("--config")
+            .arg(config(&dir, extra_config))
+            .args(["plugin", "run", "swap", "--plugin-dir"])
+            .arg(dir.path())
+            .arg("--claims")
+            .arg(&claims)
+            .output()
+            .expect("runs")
+    };
+    let digest = |path: &std::path::Path| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read")))
+    };
+    let pin = |d: &str| format!("[plugins.swap]\nsha256 = \"{d}\"\n");
+    let v1_pin = pin(&digest(&v1.wasm_path));
+
+    let out = run(&v1_pin);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "swap: pass\n");
+
+    let v2 = dir.install_as("swap-v2", "swap", &manifest("v2"));
+    let out = run(&v1_pin);
+    assert_eq!(out.status.code(), Some(2), "the old pin refuses the new bytes");
+    assert!(stderr(&out).contains("the configuration pins"), "{}", stderr(&out));
+
+    let out = run(&pin(&digest(&v2.wasm_path)));
+    assert_eq!(out.status.code(), Some(1), "v2 answers indeterminate");
+    assert!(stdout(&out).contains("swap-v2: the newer build answered"), "{}", stdout(&out));
+}

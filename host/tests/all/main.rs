@@ -1,0 +1,6 @@
+//! Integration tests: real plugins, built from source in the test run, in the real runtime.
+
+mod cli;
+mod containment;
+mod loading;
+mod support;
