@@ -64,10 +64,10 @@ impl Cache {
             }
         }
         let compiled = engine.precompile_component(wasm)?;
-        if let (Some(dir), Some(entry)) = (&self.dir, &entry) {
-            if let Err(e) = store(dir, entry, &compiled) {
-                tracing::debug!(dir = %dir.display(), "not caching compiled plugin: {e}");
-            }
+        if let (Some(dir), Some(entry)) = (&self.dir, &entry)
+            && let Err(e) = store(dir, entry, &compiled)
+        {
+            tracing::debug!(dir = %dir.display(), "not caching compiled plugin: {e}");
         }
         // SAFETY: these bytes were produced by `precompile_component` on this engine just now.
         #[allow(unsafe_code)]
