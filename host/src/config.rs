@@ -114,6 +114,14 @@ mod tests {
     }
 
     #[test]
+    fn example_production_config_pins_every_plugin() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/config.toml");
+        let c = Config::load(&path).expect("example config is valid");
+        assert!(c.require_pinned);
+        assert!(!c.plugins.is_empty() && c.plugins.values().all(|p| p.sha256.is_some()));
+    }
+
+    #[test]
     fn rejects_bad_pins_and_unknown_keys() {
         let err = load("[plugins.x]\nsha256 = \"abc\"\n").unwrap_err().to_string();
         assert!(err.contains("64 hex digits"), "{err}");

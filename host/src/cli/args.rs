@@ -48,6 +48,11 @@ pub enum PluginCommand {
     },
     /// Evaluate a claim-check or output-format plugin on a claims file
     Run(RunArgs),
+    /// Print configuration that pins the plugins found (all, or those named) to their current digests
+    Pin {
+        /// Plugin names [default: every plugin on the search path]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::Rejected;
 use super::args::{Output, PluginCommand, RunArgs};
@@ -19,7 +20,29 @@ pub fn run(cmd: PluginCommand, config: &Config, plugin_dirs: &[PathBuf]) -> anyh
         PluginCommand::List { output } => list(&search, output),
         PluginCommand::Inspect { file, output } => inspect(&file, config, output),
         PluginCommand::Run(args) => run_plugin(&args, &search, config),
+        PluginCommand::Pin { names } => pin(&search, &names),
     }
+}
+
+/// Print `[plugins.NAME] sha256 = ...` tables, ready for the configuration file.
+fn pin(search: &SearchPath, names: &[String]) -> anyhow::Result<()> {
+    let plugins = if names.is_empty() {
+        search.list().0
+    } else {
+        names.iter().map(|n| search.find(n)).collect::<Result<_, _>>()?
+    };
+    let mut out = std::io::stdout().lock();
+    for p in plugins {
+        let wasm =
+            std::fs::read(&p.wasm_path).with_context(|| format!("reading {}", p.wasm_path.display()))?;
+        let digest = hex::encode(Sha256::digest(&wasm));
+        writeln!(
+            out,
+            "[plugins.{}]  # {} {}\nsha256 = \"{digest}\"\n",
+            p.manifest.name, p.manifest.kind, p.manifest.version
+        )?;
+    }
+    Ok(())
 }
 
 fn list(search: &SearchPath, output: Output) -> anyhow::Result<()> {

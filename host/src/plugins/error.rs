@@ -67,6 +67,9 @@ pub enum Error {
     #[error("plugin '{plugin}' describes itself as {found}, but its manifest says {expected}")]
     ManifestMismatch { plugin: String, expected: String, found: String },
 
+    #[error("cannot start the WebAssembly engine: {reason}")]
+    Engine { reason: String },
+
     #[error("plugin '{plugin}' cannot be linked: {reason}")]
     Link { plugin: String, reason: String },
 
@@ -135,6 +138,7 @@ impl Error {
             Error::UndeclaredCapability { .. } => "undeclared-capability",
             Error::CapabilityDenied { .. } => "capability-denied",
             Error::ManifestMismatch { .. } => "manifest-mismatch",
+            Error::Engine { .. } => "engine",
             Error::Link { .. } => "link",
             Error::ConfigRejected { .. } => "config-rejected",
             Error::Timeout { .. } => "timeout",

@@ -99,15 +99,13 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.max_wasm_stack(sandbox::MAX_WASM_STACK);
-        let internal = |e: wasmtime::Error| Error::Link { plugin: "(host)".into(), reason: format!("{e:#}") };
+        let internal = |e: wasmtime::Error| Error::Engine { reason: format!("{e:#}") };
         let engine = Engine::new(&config).map_err(internal)?;
         let linker = sandbox::linker(&engine).map_err(internal)?;
         let cache = cache::Cache::new(&engine, cache_dir);
         // Without the ticker no time limit would fire: refuse to run rather than run unbounded.
-        let ticker = Ticker::start(engine.clone()).map_err(|e| Error::Link {
-            plugin: "(host)".into(),
-            reason: format!("cannot start the epoch ticker: {e}"),
-        })?;
+        let ticker = Ticker::start(engine.clone())
+            .map_err(|e| Error::Engine { reason: format!("cannot start the epoch ticker: {e}") })?;
         Ok(Runtime { engine, linker, cache, ticker })
     }
 

@@ -175,3 +175,37 @@ fn a_component_is_swapped_for_a_newer_build_without_rebuilding_the_host() {
     assert_eq!(out.status.code(), Some(1), "v2 answers indeterminate");
     assert!(stdout(&out).contains("swap-v2: the newer build answered"), "{}", stdout(&out));
 }
+
+#[test]
+fn plugin_pin_prints_configuration_that_pinned_loading_accepts() {
+    let dir = PluginDir::with(&["claim-equals"]);
+    let out = cvm_attest()
+        .args(["plugin", "pin", "claim-equals", "--plugin-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pins = stdout(&out);
+    assert!(pins.starts_with("[plugins.claim-equals]"), "{pins}");
+
+    let cfg = config(&dir, &format!("require_pinned = true\n{pins}"));
+    let run = |cfg: &std::path::Path| {
+        cvm_attest()
+            .arg("--config")
+            .arg(cfg)
+            .args(["plugin", "run", "claim-equals", "--plugin-dir"])
+            .arg(dir.path())
+            .arg("--claims")
+            .arg(claims_file(&dir))
+            .arg("--plugin-config")
+            .arg(support::repo_root().join("examples/checks/azure-cvm-baseline.json"))
+            .output()
+            .expect("runs")
+    };
+    let out = run(&cfg);
+    assert!(out.status.success(), "pinned plugin runs: {}", stderr(&out));
+    let unpinned = config(&dir, "require_pinned = true\n");
+    let out = run(&unpinned);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not pinned"), "{}", stderr(&out));
+}

@@ -3,4 +3,5 @@
 mod cli;
 mod containment;
 mod loading;
+mod plugins;
 mod support;

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every check CI runs: formatting, lints, the guest plugins, `formats` for wasm32-wasip2, all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --all --check
+(cd plugins && cargo fmt --all --check)
+cargo build --locked --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml
+(cd plugins && cargo clippy --locked --release --target wasm32-wasip2 -- -D warnings)
+cargo clippy --locked --workspace --all-targets -- -D warnings
+# `formats` is shared with the plugins: it must keep building for them.
+cargo build --locked -p cvm-attest-formats --target wasm32-wasip2
+cargo test --locked --workspace
