@@ -70,7 +70,9 @@ pub enum Error {
     #[error("cannot start the WebAssembly engine: {reason}")]
     Engine { reason: String },
 
-    #[error("plugin '{plugin}' cannot be linked: {reason}")]
+    #[error(
+        "plugin '{plugin}' needs something this host does not provide (was it built for a newer cvm-attest?): {reason}"
+    )]
     Link { plugin: String, reason: String },
 
     #[error("plugin '{plugin}' rejected its configuration: {reason}")]

@@ -209,3 +209,22 @@ fn evaluations_do_not_share_an_instance() {
     assert!(plugin.format(&ctx("stdout"), &outcome).is_err());
     assert_eq!(plugin.format(&ctx("log"), &outcome).expect("fresh instance").body, b"ok");
 }
+
+#[test]
+fn a_later_patch_of_the_current_line_still_loads() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin =
+        support::load(&runtime, &dir.install("newer-patch-api")).expect("0.1.1 plugin loads on a 0.1.0 host");
+    assert_eq!(plugin.inspection().api_version.as_deref(), Some("0.1.1"));
+    assert_eq!(plugin.check(&ctx(""), &claims()).expect("runs"), types::Verdict::Pass);
+}
+
+#[test]
+fn a_plugin_needing_a_newer_host_function_is_refused_at_load() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let err = support::load(&runtime, &dir.install("needs-newer-host")).unwrap_err();
+    assert!(matches!(err, Error::Link { ref reason, .. } if reason.contains("log-kv")), "{err}");
+    good_plugin_still_works(&runtime);
+}
