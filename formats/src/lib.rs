@@ -1,4 +1,23 @@
 //! Parsers and appraisal logic for Azure confidential VM evidence.
 //!
-//! This crate does no I/O: it turns bytes into typed values and checks them. It builds for the host and
-//! for `wasm32-wasip2`, so the host, the offline-verifier plugin and the simulator share one copy.
+//! This crate does no I/O: it turns bytes into typed values once, at the boundary, and checks them.
+//! It builds for the host and for `wasm32-wasip2`, so the host, the offline-verifier plugin and the
+//! simulator share one copy.
+//!
+//! * [`hcl`]: the HCL report Azure's paravisor publishes in vTPM NV `0x01400001` (header, hardware
+//!   report, runtime-claims JSON kept as its exact bytes, and their binding).
+//! * [`snp`]: AMD SEV-SNP attestation reports (via the `sev` crate) and processor generations.
+//! * [`tdx`]: Intel TDX TD reports and TD quotes v4/v5.
+//! * [`tpm`]: TPM 2.0 structures: TPM2B_PUBLIC, TPMS_ATTEST, signatures, PCR selections and digests.
+//! * [`eventlog`]: TCG event logs (SHA-1 and crypto-agile) and the TDX CCEL, replayed to PCRs/RTMRs.
+//! * [`thim`]: the IMDS THIM certification document (VCEK and its chain).
+//! * [`bundle`]: the evidence bundle v1 and the other evidence encodings readers accept.
+//!
+//! Every parser returns a [`ParseError`] naming the structure, field and offset; none panics.
+
+#![cfg_attr(not(test), warn(clippy::indexing_slicing))]
+
+mod error;
+pub mod reader;
+
+pub use error::ParseError;
