@@ -8,5 +8,5 @@ cargo build --locked --release --target wasm32-wasip2 --manifest-path plugins/Ca
 (cd plugins && cargo clippy --locked --release --target wasm32-wasip2 -- -D warnings)
 cargo clippy --locked --workspace --all-targets -- -D warnings
 # `formats` is shared with the plugins: it must keep building for them.
-cargo build --locked -p cvm-attest-formats --target wasm32-wasip2
+cargo check --locked -p cvm-attest-formats --target wasm32-wasip2
 cargo test --locked --workspace

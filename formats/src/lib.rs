@@ -17,7 +17,15 @@
 
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+pub mod bundle;
 mod error;
+pub mod eventlog;
+pub mod hcl;
+pub mod nonce;
 pub mod reader;
+pub mod snp;
+pub mod tdx;
+pub mod thim;
+pub mod tpm;
 
 pub use error::ParseError;

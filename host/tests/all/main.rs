@@ -2,6 +2,9 @@
 
 mod cli;
 mod containment;
+mod imds;
 mod loading;
 mod plugins;
 mod support;
+mod swtpm;
+mod vtpm;
