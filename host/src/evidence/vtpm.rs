@@ -731,16 +731,8 @@ pub struct Quote {
 }
 
 /// The ephemeral RSA key bound to PCR values and certified by the AK (`EncKeyPub`,
-/// `EncKeyCertifyInfo`, `EncKeyCertifyInfoSignature` of the MAA request).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EphemeralKey {
-    /// TPM2B_PUBLIC of the key.
-    pub public: Vec<u8>,
-    /// TPMS_ATTEST bytes (type TPM_ST_ATTEST_CERTIFY) naming the key, without the size prefix.
-    pub certify_info: Vec<u8>,
-    /// The raw RSASSA SHA-256 signature over `certify_info` by the AK.
-    pub certify_signature: Vec<u8>,
-}
+/// `EncKeyCertifyInfo`, `EncKeyCertifyInfoSignature` of the MAA request), as the evidence bundle holds it.
+pub use cvm_attest_formats::bundle::EphemeralKey;
 
 /// Something about the AK certificate the user should know, though it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]

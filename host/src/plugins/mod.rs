@@ -485,7 +485,7 @@ impl Plugin {
             types::PluginKind::Verifier => Kind::Verifier,
         };
         let expected = format!("{} {} ({})", m.name, m.version, m.kind);
-        let found = format!("{} {} ({kind})", info.name, info.version,);
+        let found = format!("{} {} ({kind})", info.name, info.version);
         if expected != found {
             return Err(Error::ManifestMismatch { plugin: m.name.clone(), expected, found });
         }
