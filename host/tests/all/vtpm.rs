@@ -451,7 +451,12 @@ fn unreadable_device_is_permission_denied() {
         return;
     }
     // Root opens anything: run this test again as `nobody`, which may not open the root-owned node.
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
+    // Run a copy of the test binary from the temp dir: the checkout may sit where `nobody` cannot go.
+    let exe = dir.path().join("test-binary");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = std::process::Command::new(&exe)
+        .current_dir(dir.path())
         .args(["vtpm::unreadable_device_is_permission_denied", "--exact", "--nocapture"])
         .env(DEVICE_ENV, &device)
         .uid(65534)
