@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store, Trap, WasmBacktrace};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store, Trap, WasmBacktrace};
 
 pub use bindings::types;
 pub use cache::{Origin, default_dir as default_cache_dir};
@@ -99,6 +99,7 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.max_wasm_stack(sandbox::MAX_WASM_STACK);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(sandbox::pool()));
         let internal = |e: wasmtime::Error| Error::Engine { reason: format!("{e:#}") };
         let engine = Engine::new(&config).map_err(internal)?;
         let linker = sandbox::linker(&engine).map_err(internal)?;

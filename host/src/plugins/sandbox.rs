@@ -47,6 +47,21 @@ const MAX_LOG_MESSAGE_BYTES: usize = 4096;
 /// Table elements per table: bounds the host memory a guest can make us allocate outside its heap.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
+/// Instance slots of the pooling allocator: plugins evaluating at the same time in one process.
+const POOL_SLOTS: u32 = 32;
+
+/// The pooling allocator: instantiation reuses pre-reserved slots instead of mapping fresh memory
+/// for every evaluation. Slots are sized for the largest memory limit anyone may set.
+pub(crate) fn pool() -> wasmtime::PoolingAllocationConfig {
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(POOL_SLOTS)
+        .total_core_instances(POOL_SLOTS * 4)
+        .total_memories(POOL_SLOTS * 2)
+        .total_tables(POOL_SLOTS * 4)
+        .max_memory_size(usize::try_from(MAX_MEMORY_MIB << 20).unwrap_or(usize::MAX));
+    pool
+}
+
 /// Resource limits of one plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Limits {
