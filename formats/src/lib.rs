@@ -17,6 +17,7 @@
 
 #![cfg_attr(not(test), warn(clippy::indexing_slicing))]
 
+pub mod appraise;
 pub mod bundle;
 mod error;
 pub mod eventlog;

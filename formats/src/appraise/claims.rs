@@ -1,0 +1,1 @@
+//! Claims in MAA's shape, from appraised evidence.

@@ -1,0 +1,1 @@
+//! vTPM: the quote and ephemeral key, checked against the AK the hardware report vouches for.
