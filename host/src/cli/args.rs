@@ -27,6 +27,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Collect evidence inside the VM, or show what an evidence file holds
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// List, inspect and run plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -77,8 +80,122 @@ pub struct RunArgs {
     pub output: Output,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Read the vTPM and IMDS and write an evidence bundle (v1 JSON)
+    Collect(CollectArgs),
+    /// Print what an evidence file holds: a bundle, a raw HCL/SNP report or TD quote, or Confidential
+    /// Containers az-snp-vtpm/az-tdx-vtpm evidence
+    Show {
+        /// The evidence file; - reads stdin
+        file: PathBuf,
+        #[arg(short, long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub nonce: NonceArgs,
+
+    /// SHA-256 PCRs to quote, e.g. `0-7` or `0-7,14`
+    #[arg(long, value_name = "LIST", default_value = "0-23", value_parser = parse_pcrs)]
+    pub pcrs: Pcrs,
+
+    /// Where to write the bundle; - writes stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// The TCG event log to include (reading the default needs root)
+    #[arg(long, value_name = "FILE", default_value = crate::evidence::collect::EVENT_LOG_PATH)]
+    pub event_log: PathBuf,
+
+    #[command(flatten)]
+    pub sources: Sources,
+}
+
+/// Where evidence comes from.
+#[derive(Debug, Args)]
+pub struct Sources {
+    /// The TPM: `device:/dev/tpmrm0`, `device:PATH` or `swtpm:host=HOST,port=PORT`
+    #[arg(long, value_name = "TCTI", env = "CVM_ATTEST_TCTI", default_value = "device:/dev/tpmrm0")]
+    pub tpm: String,
+
+    /// The Azure Instance Metadata Service
+    #[arg(long, value_name = "URL", env = "CVM_ATTEST_IMDS_URL", default_value = "http://169.254.169.254")]
+    pub imds: String,
+}
+
+/// A nonce binds evidence to one request: up to 64 bytes as they are, longer ones as their SHA-512.
+#[derive(Debug, Clone, Args)]
+pub struct NonceArgs {
+    /// Nonce as text (UTF-8)
+    #[arg(short = 'n', long, value_name = "TEXT", conflicts_with = "nonce_hex")]
+    pub nonce: Option<String>,
+
+    /// Nonce as hex digits
+    #[arg(long, value_name = "HEX", value_parser = parse_hex)]
+    pub nonce_hex: Option<Vec<u8>>,
+}
+
+impl NonceArgs {
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        match (&self.nonce, &self.nonce_hex) {
+            (Some(text), _) => Some(text.as_bytes().to_vec()),
+            (None, Some(bytes)) => Some(bytes.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A PCR list, ascending, without repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pcrs(pub Vec<u8>);
+
+fn parse_pcrs(text: &str) -> Result<Pcrs, String> {
+    let index = |s: &str| match s.trim().parse::<u8>() {
+        Ok(i) if i < 24 => Ok(i),
+        _ => Err(format!("`{s}` is not a PCR index (0 to 23)")),
+    };
+    let mut pcrs = Vec::new();
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((first, last)) => {
+                let (first, last) = (index(first)?, index(last)?);
+                if first > last {
+                    return Err(format!("`{part}` is an empty range"));
+                }
+                pcrs.extend(first..=last);
+            }
+            None => pcrs.push(index(part)?),
+        }
+    }
+    pcrs.sort_unstable();
+    pcrs.dedup();
+    Ok(Pcrs(pcrs))
+}
+
+fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    hex::decode(text.trim()).map_err(|e| format!("not hex: {e}"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcr_lists() {
+        assert_eq!(parse_pcrs("0-23").unwrap().0, (0..24).collect::<Vec<u8>>());
+        assert_eq!(parse_pcrs("7,0-2,14,2").unwrap().0, vec![0, 1, 2, 7, 14]);
+        assert!(parse_pcrs("24").unwrap_err().contains("0 to 23"));
+        assert!(parse_pcrs("5-3").unwrap_err().contains("empty range"));
+        assert!(parse_pcrs("").is_err());
+    }
 }

@@ -4,11 +4,14 @@
 //! configuration, environment and plugin-loading errors.
 
 mod args;
+mod evidence;
 mod plugin;
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 pub use args::Cli;
@@ -35,6 +38,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = crate::config::Config::discover(cli.config.as_deref())?;
     match cli.command {
+        Command::Evidence(cmd) => evidence::run(cmd),
         Command::Plugin(cmd) => plugin::run(cmd, &config, &cli.plugin_dirs),
     }
 }
@@ -60,4 +64,28 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The bytes of `path`, or of stdin for `-`.
+fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin().read_to_end(&mut data).with_context(|| format!("reading {what} from stdin"))?;
+    } else {
+        data = std::fs::read(path).with_context(|| format!("reading {what} from {}", path.display()))?;
+    }
+    Ok(data)
+}
+
+/// Write `data` to `path` (stdout for `-`), only once it is complete: a failure leaves no partial file.
+fn write_output(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        return Ok(std::io::stdout().lock().write_all(data)?);
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    file.write_all(data).and_then(|()| file.as_file().sync_all())?;
+    file.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

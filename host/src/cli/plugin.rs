@@ -1,6 +1,6 @@
 //! `cvm-attest plugin list | inspect | run`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -195,13 +195,8 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
 }
 
 fn read_claims(path: &Path) -> anyhow::Result<String> {
-    let text = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("reading claims from stdin")?;
-        s
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("reading claims from {}", path.display()))?
-    };
+    let text = String::from_utf8(super::read_input(path, "claims")?)
+        .map_err(|_| anyhow::anyhow!("{}: claims are not UTF-8 JSON", path.display()))?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(_)) => Ok(text),
         Ok(_) => bail!("{}: claims must be a JSON object (an MAA token payload)", path.display()),

@@ -16,7 +16,9 @@
 
 use std::path::PathBuf;
 
+pub mod collect;
 pub mod imds;
+pub mod summary;
 pub mod vtpm;
 
 use vtpm::{Command, TpmRc};

@@ -9,7 +9,7 @@ use cvm_attest::evidence::imds::{Error, Imds, Retry};
 
 /// A request as the fake IMDS saw it.
 #[derive(Debug)]
-struct Seen {
+pub struct Seen {
     method: String,
     url: String,
     metadata_header: bool,
@@ -17,7 +17,7 @@ struct Seen {
 }
 
 /// Serve the scripted `(status, body)` answers in order on 127.0.0.1, reporting each request seen.
-fn serve(answers: Vec<(u16, Vec<u8>)>) -> (String, mpsc::Receiver<Seen>) {
+pub fn serve(answers: Vec<(u16, Vec<u8>)>) -> (String, mpsc::Receiver<Seen>) {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("bind loopback");
     let url = format!("http://{}", server.server_addr().to_ip().expect("ip address"));
     let (tx, rx) = mpsc::channel();
