@@ -5,6 +5,13 @@
 //! require_pinned = true                     # refuse plugins without a pinned digest
 //! cache_dir = "/var/cache/cvm-attest"       # compiled-code cache ("" disables it)
 //!
+//! [trust_anchors]                          # replace a verifier's built-in roots (all of them)
+//! amd-ark-milan = "/etc/cvm-attest/ark.pem"
+//! amd-ask-milan = "/etc/cvm-attest/ask.pem"
+//!
+//! [collateral]                              # endorsements handed to verifiers
+//! intel-tcb-info = "/etc/cvm-attest/tcb-info.json"
+//!
 //! [plugins.claim-equals]
 //! sha256 = "9f2c..."                        # refuse the plugin unless its bytes hash to this
 //! grant = ["log"]                           # capabilities it may use (default: ["log"])
@@ -33,6 +40,12 @@ pub struct Config {
     #[serde(default)]
     pub require_pinned: bool,
     pub cache_dir: Option<PathBuf>,
+    /// Named PEM files that replace a verifier's built-in trust anchors (`amd-ark-milan`, …).
+    #[serde(default)]
+    pub trust_anchors: BTreeMap<String, PathBuf>,
+    /// Named files handed to verifiers as collateral (`intel-tcb-info`, …).
+    #[serde(default)]
+    pub collateral: BTreeMap<String, PathBuf>,
     #[serde(default)]
     pub plugins: BTreeMap<String, Policy>,
 }

@@ -30,6 +30,8 @@ pub enum Command {
     /// Collect evidence inside the VM, or show what an evidence file holds
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Appraise evidence with a verifier plugin (offline by default), then run claim checks
+    Verify(VerifyArgs),
     /// List, inspect and run plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -113,6 +115,45 @@ pub struct CollectArgs {
 
     #[command(flatten)]
     pub sources: Sources,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The evidence: a bundle from `evidence collect`, or Confidential Containers az-snp-vtpm /
+    /// az-tdx-vtpm evidence JSON; - reads stdin
+    #[arg(long, value_name = "FILE")]
+    pub evidence: PathBuf,
+
+    /// The verifier plugin
+    #[arg(long, value_name = "PLUGIN", default_value = "offline")]
+    pub verifier: String,
+
+    #[command(flatten)]
+    pub nonce: NonceArgs,
+
+    /// A claim check to run on the verified claims: PLUGIN or PLUGIN=CONFIG_FILE (repeatable)
+    #[arg(long = "check", value_name = "PLUGIN[=CONFIG]")]
+    pub checks: Vec<String>,
+
+    /// Replace the verifier's built-in roots with NAME=PEM_FILE, e.g. amd-ark-milan=ark.pem (repeatable;
+    /// adds to the configuration's [trust_anchors])
+    #[arg(long = "trust-anchor", value_name = "NAME=FILE", value_parser = parse_named_file)]
+    pub trust_anchors: Vec<(String, PathBuf)>,
+
+    /// Collateral for the verifier as NAME=FILE, e.g. intel-tcb-info=tcb.json (repeatable)
+    #[arg(long, value_name = "NAME=FILE", value_parser = parse_named_file)]
+    pub collateral: Vec<(String, PathBuf)>,
+
+    /// `text` (a table of steps), `json`, or an output-format plugin
+    #[arg(short, long, value_name = "FORMAT", default_value = "text")]
+    pub output: String,
+}
+
+fn parse_named_file(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => Ok((name.to_owned(), file.into())),
+        _ => Err(format!("`{text}` is not NAME=FILE")),
+    }
 }
 
 /// Where evidence comes from.

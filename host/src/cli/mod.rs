@@ -6,6 +6,7 @@
 mod args;
 mod evidence;
 mod plugin;
+mod verify;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -39,8 +40,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = crate::config::Config::discover(cli.config.as_deref())?;
     match cli.command {
         Command::Evidence(cmd) => evidence::run(cmd),
-        Command::Plugin(cmd) => plugin::run(cmd, &config, &cli.plugin_dirs),
+        Command::Verify(args) => verify::run(&args, &config, &search_path(&config, &cli.plugin_dirs)),
+        Command::Plugin(cmd) => plugin::run(cmd, &config, &search_path(&config, &cli.plugin_dirs)),
     }
+}
+
+fn search_path(
+    config: &crate::config::Config,
+    plugin_dirs: &[std::path::PathBuf],
+) -> crate::plugins::SearchPath {
+    let env = std::env::var("CVM_ATTEST_PLUGIN_PATH").ok();
+    crate::plugins::SearchPath::standard(plugin_dirs, env.as_deref(), config.plugin_dir.as_deref())
 }
 
 fn init_logging(verbose: u8) {

@@ -1,7 +1,7 @@
 //! `cvm-attest plugin list | inspect | run`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -13,14 +13,12 @@ use super::args::{Output, PluginCommand, RunArgs};
 use crate::config::Config;
 use crate::plugins::{Kind, Located, Runtime, SearchPath, types};
 
-pub fn run(cmd: PluginCommand, config: &Config, plugin_dirs: &[PathBuf]) -> anyhow::Result<()> {
-    let env = std::env::var("CVM_ATTEST_PLUGIN_PATH").ok();
-    let search = SearchPath::standard(plugin_dirs, env.as_deref(), config.plugin_dir.as_deref());
+pub fn run(cmd: PluginCommand, config: &Config, search: &SearchPath) -> anyhow::Result<()> {
     match cmd {
-        PluginCommand::List { output } => list(&search, output),
+        PluginCommand::List { output } => list(search, output),
         PluginCommand::Inspect { file, output } => inspect(&file, config, output),
-        PluginCommand::Run(args) => run_plugin(&args, &search, config),
-        PluginCommand::Pin { names } => pin(&search, &names),
+        PluginCommand::Run(args) => run_plugin(&args, search, config),
+        PluginCommand::Pin { names } => pin(search, &names),
     }
 }
 
@@ -140,11 +138,7 @@ fn inspect(file: &Path, config: &Config, output: Output) -> anyhow::Result<()> {
 }
 
 fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::Result<()> {
-    let located = if args.plugin.ends_with(".wasm") || args.plugin.contains('/') {
-        Located::from_wasm(Path::new(&args.plugin))?
-    } else {
-        search.find(&args.plugin)?
-    };
+    let located = locate(search, &args.plugin)?;
     let name = located.manifest.name.clone();
     let runtime = Runtime::new(config.cache_dir())?;
     let plugin = runtime.load(&located, &config.policy(&name), config.require_pinned)?;
@@ -154,8 +148,7 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
     };
     plugin.validate_config(&plugin_config)?;
     let claims = read_claims(&args.claims)?;
-    let ctx =
-        types::EvalContext { request_id: request_id(), now_unix_ms: now_unix_ms(), config: plugin_config };
+    let ctx = eval_context(plugin_config);
     match located.manifest.kind {
         Kind::ClaimCheck => {
             let verdict = plugin.check(&ctx, &claims)?;
@@ -233,6 +226,20 @@ fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
             s
         }
     }
+}
+
+/// A plugin by name (searched on the plugin path) or by the path of its `.wasm` file.
+pub fn locate(search: &SearchPath, spec: &str) -> anyhow::Result<Located> {
+    Ok(if spec.ends_with(".wasm") || spec.contains('/') {
+        Located::from_wasm(Path::new(spec))?
+    } else {
+        search.find(spec)?
+    })
+}
+
+/// A fresh evaluation context: a new request id, now, and the plugin's configuration text.
+pub fn eval_context(config: String) -> types::EvalContext {
+    types::EvalContext { request_id: request_id(), now_unix_ms: now_unix_ms(), config }
 }
 
 fn now_unix_ms() -> u64 {

@@ -129,11 +129,13 @@ pub fn collect(
 }
 
 /// The current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    x509_cert::der::DateTime::from_system_time(SystemTime::now())
+        .map_or_else(|_| "1970-01-01T00:00:00Z".to_owned(), |time| time.to_string())
+}
+
 fn now() -> Timestamp {
-    let text = x509_cert::der::DateTime::from_system_time(SystemTime::now())
-        .map(|time| time.to_string())
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned());
-    Timestamp::parse(&text).unwrap_or_else(|_| unreachable!("der::DateTime prints RFC 3339"))
+    Timestamp::parse(&now_rfc3339()).unwrap_or_else(|_| unreachable!("der::DateTime prints RFC 3339"))
 }
 
 /// The OS as `os-release` describes it; `None` when the file is absent or says too little.

@@ -103,7 +103,12 @@ impl Source {
     fn lookup(&self, name: &str) -> Option<Result<Located, Error>> {
         let (manifest_path, wasm_path) = match self {
             Source::Dir(dir) => (dir.join(format!("{name}.toml")), dir.join(format!("{name}.wasm"))),
-            Source::Checkout(root) => checkout_paths(root, name),
+            Source::Checkout(root) => {
+                let manifest = checkout_manifests(root)
+                    .into_iter()
+                    .find(|m| m.file_stem().is_some_and(|stem| stem == name))?;
+                (manifest, checkout_wasm(root, name))
+            }
         };
         if !manifest_path.is_file() {
             return None;
@@ -112,34 +117,40 @@ impl Source {
     }
 
     fn scan(&self) -> Vec<Result<Located, Error>> {
-        let (dir, is_checkout) = match self {
-            Source::Dir(dir) => (dir.clone(), false),
-            Source::Checkout(root) => (root.join("plugins"), true),
+        let manifests = match self {
+            Source::Dir(dir) => toml_files(dir),
+            Source::Checkout(root) => checkout_manifests(root),
         };
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let path = e.path();
-                let name = if is_checkout {
-                    path.file_name()?.to_str()?.to_owned()
-                } else {
-                    (path.extension()? == "toml").then_some(())?;
-                    path.file_stem()?.to_str()?.to_owned()
-                };
-                Some(name)
-            })
-            .collect();
+        let mut names: Vec<String> =
+            manifests.iter().filter_map(|m| Some(m.file_stem()?.to_str()?.to_owned())).collect();
         names.sort();
+        names.dedup();
         names.into_iter().filter_map(|name| self.lookup(&name)).collect()
     }
 }
 
-fn checkout_paths(root: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let crate_dir = root.join("plugins").join(name);
-    let wasm =
-        root.join("plugins/target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")));
-    (crate_dir.join(format!("{name}.toml")), wasm)
+/// The `*.toml` files directly in `dir`, sorted.
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// In a checkout every plugin crate `plugins/CRATE/` holds its manifest `NAME.toml` beside `Cargo.toml`.
+fn checkout_manifests(root: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(root.join("plugins")) else { return Vec::new() };
+    let mut crates: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+    crates.sort();
+    crates.iter().flat_map(|dir| toml_files(dir)).filter(|m| !m.ends_with("Cargo.toml")).collect()
+}
+
+/// Where the guest workspace puts the component of plugin `name` (its `[lib] name`).
+fn checkout_wasm(root: &Path, name: &str) -> PathBuf {
+    root.join("plugins/target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")))
 }
 
 /// The source checkout this binary was built in, if it runs from one (`<root>/target/<profile>/`).

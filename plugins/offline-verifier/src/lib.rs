@@ -1,0 +1,110 @@
+//! The offline verifier: appraises Azure confidential VM evidence with no network and no capabilities.
+//!
+//! All appraisal logic is `cvm_attest_formats::appraise`, shared with the host's benchmarks and the
+//! simulator; this crate only translates between the WIT types and that library.
+
+use cvm_attest_formats::appraise::{self, Policy, Status, TrustAnchors, tdx::Collateral};
+use cvm_attest_formats::bundle::{
+    EphemeralKey, EvidenceBundle, OsInfo, PcrBank, Pcrs, Platform, Timestamp, TpmEvidence,
+};
+use cvm_attest_plugin_sdk::verifier::{
+    self, EvalContext, PluginError, PluginInfo, Step, StepStatus, Verified, VerifyRequest,
+};
+
+struct Offline;
+
+impl verifier::Plugin for Offline {
+    fn describe() -> PluginInfo {
+        verifier::info("offline", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn validate_config(config: String) -> Result<(), PluginError> {
+        if config.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(PluginError::InvalidConfig(
+                "the offline verifier takes no configuration; trust anchors and collateral are operator inputs \
+                 (`--trust-anchor`, `--collateral`)"
+                    .into(),
+            ))
+        }
+    }
+
+    fn verify(_ctx: EvalContext, request: VerifyRequest) -> Result<Verified, PluginError> {
+        let bundle = bundle(request.evidence).map_err(PluginError::InvalidInput)?;
+        let anchors = if request.trust_anchors.is_empty() {
+            TrustAnchors::builtin()
+        } else {
+            let named = request.trust_anchors.iter().map(|b| (b.name.as_str(), b.data.as_slice()));
+            TrustAnchors::from_named_pem(named).map_err(|e| PluginError::InvalidConfig(e.to_string()))?
+        };
+        let collateral: Vec<Collateral<'_>> =
+            request.collateral.iter().map(|b| Collateral { name: &b.name, data: &b.data }).collect();
+        let policy = Policy {
+            expected_nonce: request.expected_nonce.as_deref(),
+            anchors: &anchors,
+            collateral: &collateral,
+        };
+        let appraisal = appraise::appraise(&bundle, &policy);
+        let steps = appraisal
+            .steps
+            .as_slice()
+            .iter()
+            .map(|step| Step {
+                name: step.name.into(),
+                status: match step.status {
+                    Status::Passed => StepStatus::Passed,
+                    Status::Failed => StepStatus::Failed,
+                    Status::NotEvaluated => StepStatus::NotEvaluated,
+                },
+                detail: step.detail.clone(),
+            })
+            .collect();
+        // Rejected evidence yields no claims at all.
+        let claims = appraisal.claims.map_or_else(|| "{}".to_owned(), |claims| claims.to_string());
+        Ok(Verified { claims, steps })
+    }
+}
+
+/// The WIT evidence record as the library's bundle.
+fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
+    let tpm = evidence.tpm.ok_or("the evidence has no vTPM part; the offline verifier needs the TPM quote")?;
+    if tpm.pcr_bank != PcrBank::Sha256.name() {
+        return Err(format!("PCR bank `{}` is not supported; Azure attestation uses sha256", tpm.pcr_bank));
+    }
+    let pcrs = Pcrs::new(PcrBank::Sha256, tpm.pcrs.into_iter().map(|p| (p.index, p.digest)).collect())
+        .map_err(|e| e.to_string())?;
+    Ok(EvidenceBundle {
+        platform: match evidence.platform {
+            verifier::Platform::AzureSevSnp => Platform::AzureSevSnp,
+            verifier::Platform::AzureTdx => Platform::AzureTdx,
+            verifier::Platform::AzureTrustedLaunch => Platform::AzureTrustedLaunch,
+        },
+        collected_at: Timestamp::parse(&evidence.collected_at).map_err(|e| e.to_string())?,
+        nonce: evidence.nonce,
+        hcl_report: evidence.hcl_report,
+        vcek_chain: evidence.vcek_chain,
+        td_quote: evidence.td_quote,
+        tpm: TpmEvidence {
+            ak_public: tpm.ak_public,
+            ak_cert: tpm.ak_cert,
+            quote: tpm.quote,
+            quote_signature: tpm.quote_signature,
+            pcrs,
+            ephemeral_key: tpm.ephemeral_key.map(|k| EphemeralKey {
+                public: k.public,
+                certify_info: k.certify_info,
+                certify_signature: k.certify_signature,
+            }),
+        },
+        event_log: evidence.event_log,
+        os: evidence.os.map(|os| OsInfo {
+            os_type: os.os_type,
+            distro: os.distro,
+            version_major: os.version_major,
+            version_minor: os.version_minor,
+        }),
+    })
+}
+
+cvm_attest_plugin_sdk::export_verifier!(Offline);
