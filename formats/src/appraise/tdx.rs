@@ -9,6 +9,11 @@
 //! Certificate validity dates and revocation are not checked: both come with Intel collateral (CRLs,
 //! TCB info with its issue and next-update dates), and the certificates in a quote are not enough to
 //! decide them. A PCK chain whose certificates have expired still passes `tdx-pck-chain`.
+//!
+//! `tdx-tcb-status` is always reported as not evaluated: matching the platform's TCB (SGX components
+//! and PCE SVN from the PCK certificate, TDX components from the quote) against Intel's signed TCB info
+//! is not implemented yet, since no genuine TCB info with its signing chain for these quotes' FMSPCs
+//! was at hand to test it with.
 
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
