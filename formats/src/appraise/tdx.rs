@@ -1,2 +1,327 @@
 //! TDX: TD quote and QE report signatures, QE binding, PCK chain to the Intel root, and the quote's
 //! agreement with the HCL TD report.
+//!
+//! The order follows the chain of trust: the pinned Intel root vouches for the PCK certificate, the
+//! PCK key for the quoting enclave's report, that report for the attestation key, and the attestation
+//! key for the quote. Only then is the quote's body compared with the TD report from the HCL report,
+//! which is MAC'd by the CPU but cannot be authenticated offline on its own.
+//!
+//! Certificate validity dates and revocation are not checked: both come with Intel collateral (CRLs,
+//! TCB info with its issue and next-update dates), and the certificates in a quote are not enough to
+//! decide them. A PCK chain whose certificates have expired still passes `tdx-pck-chain`.
+//!
+//! `tdx-tcb-status` is always reported as not evaluated: matching the platform's TCB (SGX components
+//! and PCE SVN from the PCK certificate, TDX components from the quote) against Intel's signed TCB info
+//! is not implemented yet, since no genuine TCB info with its signing chain for these quotes' FMSPCs
+//! was at hand to test it with.
+
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+use x509_cert::Certificate;
+use x509_cert::der::asn1::ObjectIdentifier;
+use x509_cert::der::oid::AssociatedOid;
+use x509_cert::der::{Decode, Header, Reader, SliceReader};
+use x509_cert::ext::pkix::BasicConstraints;
+
+use super::{Steps, TrustAnchors};
+use crate::tdx::{Measurement, TdQuote, TdReport};
+
+/// Intel collateral supplied by the operator (e.g. TCB info JSON), by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Collateral<'a> {
+    pub name: &'a str,
+    pub data: &'a [u8],
+}
+
+const PCK_CHAIN: &str = "tdx-pck-chain";
+const QE_REPORT_SIGNATURE: &str = "tdx-qe-report-signature";
+const QE_BINDING: &str = "tdx-qe-binding";
+const QUOTE_SIGNATURE: &str = "tdx-quote-signature";
+const TD_REPORT_MATCH: &str = "tdx-td-report-match";
+const TCB_STATUS: &str = "tdx-tcb-status";
+
+/// The collateral name of Intel's TDX TCB info.
+const TCB_INFO: &str = "intel-tcb-info";
+
+/// ecdsa-with-SHA256 (RFC 5758): how Intel signs every certificate in the SGX/TDX PKI.
+const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+/// id-at-commonName.
+const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+
+/// Appraise a TD quote: the steps `tdx-pck-chain`, `tdx-qe-report-signature`, `tdx-qe-binding`,
+/// `tdx-quote-signature`, `tdx-td-report-match` and `tdx-tcb-status`, in that order. Returns `None`
+/// at the first failed step.
+///
+/// `td_report` is the TDREPORT from the HCL report (parse [`crate::hcl::RawTdReport::as_bytes`] with
+/// [`TdReport::parse`]); without it the quote cannot be tied to the HCL runtime claims, and
+/// `tdx-td-report-match` is not evaluated.
+pub fn appraise(
+    quote: &TdQuote,
+    td_report: Option<&TdReport>,
+    anchors: &TrustAnchors,
+    collateral: &[Collateral<'_>],
+    steps: &mut Steps,
+) -> Option<()> {
+    let pck_key = check_with(steps, PCK_CHAIN, pck_chain(quote, anchors))?;
+    steps.check(QE_REPORT_SIGNATURE, qe_report_signature(quote, &pck_key))?;
+    steps.check(QE_BINDING, qe_binding(quote))?;
+    steps.check(QUOTE_SIGNATURE, quote_signature(quote))?;
+    match td_report {
+        Some(report) => steps.check(TD_REPORT_MATCH, td_report_match(quote, report))?,
+        None => steps.not_evaluated(
+            TD_REPORT_MATCH,
+            "no TD report was supplied, so the quote is not tied to the HCL report's runtime claims",
+        ),
+    }
+    tcb_status(collateral, steps);
+    Some(())
+}
+
+/// Record a check that yields a value later steps need.
+fn check_with<T>(steps: &mut Steps, name: &'static str, outcome: Result<(T, String), String>) -> Option<T> {
+    let (value, outcome) = match outcome {
+        Ok((value, detail)) => (Some(value), Ok(detail)),
+        Err(why) => (None, Err(why)),
+    };
+    steps.check(name, outcome)?;
+    value
+}
+
+/// A certificate with the exact DER it arrived as, since its signature covers those bytes.
+struct IntelCert {
+    der: Vec<u8>,
+    cert: Certificate,
+}
+
+impl IntelCert {
+    fn from_pem(pem: &str, what: &str) -> Result<Self, String> {
+        let (_, der) = x509_cert::der::pem::decode_vec(pem.as_bytes())
+            .map_err(|e| format!("{what} is not a PEM certificate: {e}"))?;
+        let cert =
+            Certificate::from_der(&der).map_err(|e| format!("{what} is not an X.509 certificate: {e}"))?;
+        Ok(IntelCert { der, cert })
+    }
+
+    /// `CN=…` of the subject, or the whole subject when it has no common name.
+    fn subject(&self) -> String {
+        let subject = &self.cert.tbs_certificate.subject;
+        subject
+            .0
+            .iter()
+            .flat_map(|rdn| rdn.0.iter())
+            .find(|attribute| attribute.oid == COMMON_NAME)
+            .map_or_else(|| subject.to_string(), ToString::to_string)
+    }
+
+    /// The same certificate, or another issuance with the same key (Intel reissued its root so).
+    fn same_key_as(&self, other: &IntelCert) -> bool {
+        self.der == other.der
+            || self.cert.tbs_certificate.subject_public_key_info
+                == other.cert.tbs_certificate.subject_public_key_info
+    }
+
+    fn key(&self) -> Result<VerifyingKey, String> {
+        let spki = &self.cert.tbs_certificate.subject_public_key_info;
+        VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes())
+            .map_err(|_| format!("the public key of {} is not a P-256 point", self.subject()))
+    }
+
+    /// The TBSCertificate exactly as received (the first element of the outer SEQUENCE).
+    fn tbs_der(&self) -> Result<&[u8], String> {
+        let tbs = || -> x509_cert::der::Result<&[u8]> {
+            let mut reader = SliceReader::new(&self.der)?;
+            Header::decode(&mut reader)?;
+            reader.tlv_bytes()
+        };
+        tbs().map_err(|e| format!("cannot find the signed part of {}: {e}", self.subject()))
+    }
+
+    /// Check that `issuer`'s key signed this certificate with ECDSA P-256/SHA-256.
+    fn verify_signed_by(&self, issuer: &IntelCert) -> Result<(), String> {
+        let algorithm = &self.cert.signature_algorithm.oid;
+        if *algorithm != ECDSA_WITH_SHA256 {
+            return Err(format!(
+                "{} is signed with algorithm {algorithm}, expected ecdsa-with-SHA256",
+                self.subject()
+            ));
+        }
+        let signature = Signature::from_der(self.cert.signature.raw_bytes())
+            .map_err(|_| format!("the signature of {} is not a DER ECDSA signature", self.subject()))?;
+        issuer.key()?.verify(self.tbs_der()?, &signature).map_err(|_| {
+            format!(
+                "the signature of {} does not verify with the key of {}",
+                self.subject(),
+                issuer.subject()
+            )
+        })
+    }
+
+    /// Whether basicConstraints says this certificate may sign others.
+    fn is_ca(&self) -> bool {
+        let extensions = self.cert.tbs_certificate.extensions.iter().flatten();
+        extensions
+            .filter(|extension| extension.extn_id == BasicConstraints::OID)
+            .filter_map(|extension| BasicConstraints::from_der(extension.extn_value.as_bytes()).ok())
+            .any(|constraints| constraints.ca)
+    }
+}
+
+/// PCK leaf → intermediate CA → a pinned Intel root. Returns the PCK key, which signs the QE report.
+fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors) -> Result<(VerifyingKey, String), String> {
+    let blocks = quote.pck_cert_chain_blocks();
+    let (leaf, intermediate, root) = match blocks.as_slice() {
+        [leaf, intermediate] => (leaf, intermediate, None),
+        [leaf, intermediate, root] => (leaf, intermediate, Some(root)),
+        other => {
+            return Err(format!(
+                "the PCK chain holds {} certificate(s), expected 2 or 3 (PCK, intermediate CA, root)",
+                other.len()
+            ));
+        }
+    };
+    let leaf = IntelCert::from_pem(leaf, "PCK chain certificate 1 (PCK)")?;
+    let intermediate = IntelCert::from_pem(intermediate, "PCK chain certificate 2 (intermediate CA)")?;
+    let root = root.map(|pem| IntelCert::from_pem(pem, "PCK chain certificate 3 (root)")).transpose()?;
+    let pinned = pinned_root(anchors, &intermediate, root.as_ref())?;
+    if !intermediate.is_ca() {
+        return Err(format!("{} is not a CA certificate (basicConstraints)", intermediate.subject()));
+    }
+    leaf.verify_signed_by(&intermediate)?;
+    let key = leaf.key()?;
+    Ok((
+        key,
+        format!("{} ← {} ← {} (pinned Intel root)", leaf.subject(), intermediate.subject(), pinned.subject()),
+    ))
+}
+
+/// The pinned Intel root that signed `intermediate`. When the quote carries its own root, it must be
+/// a pinned one or share its key.
+fn pinned_root(
+    anchors: &TrustAnchors,
+    intermediate: &IntelCert,
+    chain_root: Option<&IntelCert>,
+) -> Result<IntelCert, String> {
+    if anchors.intel_roots.is_empty() {
+        return Err("no Intel root is trusted: the trust anchors hold no `intel-sgx-root`".to_owned());
+    }
+    let mut failures = Vec::new();
+    for (index, pem) in anchors.intel_roots.iter().enumerate() {
+        let pinned = IntelCert::from_pem(pem, &format!("pinned Intel root {}", index + 1))?;
+        if chain_root.is_some_and(|root| !root.same_key_as(&pinned)) {
+            failures.push(format!("{} has another public key", pinned.subject()));
+            continue;
+        }
+        match intermediate.verify_signed_by(&pinned) {
+            Ok(()) => return Ok(pinned),
+            Err(why) => failures.push(why),
+        }
+    }
+    let root = chain_root.map_or_else(String::new, |root| format!(" (the chain ends in {})", root.subject()));
+    Err(format!(
+        "{} does not chain to any of the {} pinned Intel roots{root}: {}",
+        intermediate.subject(),
+        anchors.intel_roots.len(),
+        failures.join("; ")
+    ))
+}
+
+/// A quote's raw ECDSA P-256 key (x ‖ y) as a verifying key.
+fn raw_key(xy: &[u8; 64]) -> Result<VerifyingKey, String> {
+    let sec1: Vec<u8> = [0x04].iter().chain(xy).copied().collect();
+    VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| "the attestation key is not a P-256 point".to_owned())
+}
+
+/// The QE report, signed by the PCK key.
+fn qe_report_signature(quote: &TdQuote, pck_key: &VerifyingKey) -> Result<String, String> {
+    let signature = Signature::from_slice(quote.qe_report_signature())
+        .map_err(|_| "the QE report signature is not a valid ECDSA P-256 signature (r ‖ s)".to_owned())?;
+    pck_key.verify(quote.qe_report().bytes(), &signature).map_err(|_| {
+        "the QE report signature does not verify with the PCK certificate's key over the 384-byte QE report"
+            .to_owned()
+    })?;
+    Ok("the QE report is signed by the PCK certificate's key".to_owned())
+}
+
+/// The QE report's `report_data` binds the attestation key: SHA-256(key ‖ QE auth data) ‖ zeros.
+fn qe_binding(quote: &TdQuote) -> Result<String, String> {
+    let expected =
+        Sha256::new().chain_update(quote.attestation_key()).chain_update(quote.qe_auth_data()).finalize();
+    let report_data = quote.qe_report().report_data;
+    let (head, tail) = report_data.split_at(expected.len());
+    if head != expected.as_slice() {
+        return Err(format!(
+            "QE report_data[..32] is {}, expected SHA-256(attestation key ‖ QE auth data) = {}",
+            hex::encode(head),
+            hex::encode(expected)
+        ));
+    }
+    if tail.iter().any(|&b| b != 0) {
+        return Err(format!("QE report_data[32..] must be zero, found {}", hex::encode(tail)));
+    }
+    Ok(format!(
+        "QE report_data = SHA-256(attestation key ‖ {} bytes of QE auth data) ‖ zeros",
+        quote.qe_auth_data().len()
+    ))
+}
+
+/// The quote's header and body, signed by the attestation key.
+fn quote_signature(quote: &TdQuote) -> Result<String, String> {
+    let key = raw_key(quote.attestation_key())?;
+    let signature = Signature::from_slice(quote.signature())
+        .map_err(|_| "the quote signature is not a valid ECDSA P-256 signature (r ‖ s)".to_owned())?;
+    let signed = quote.signed_bytes();
+    key.verify(signed, &signature).map_err(|_| {
+        format!(
+            "the quote signature does not verify with the attestation key over the {}-byte header and body",
+            signed.len()
+        )
+    })?;
+    Ok(format!(
+        "the quote v{} header and body ({} bytes) are signed by the attestation key",
+        quote.header().version,
+        signed.len()
+    ))
+}
+
+/// The quote's body and the HCL TD report describe the same TD: the fields the runtime claims and
+/// the measured boot rest on.
+fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, String> {
+    let body = quote.body();
+    if body.report_data != report.report_mac.report_data {
+        return Err(format!(
+            "quote report_data {} differs from the TD report's {}",
+            hex::encode(body.report_data),
+            hex::encode(report.report_mac.report_data)
+        ));
+    }
+    let registers: [(&str, &Measurement, &Measurement); 5] = [
+        ("MRTD", &body.mrtd, &report.td_info.mrtd),
+        ("RTMR0", &body.rtmr[0], &report.td_info.rtmr[0]),
+        ("RTMR1", &body.rtmr[1], &report.td_info.rtmr[1]),
+        ("RTMR2", &body.rtmr[2], &report.td_info.rtmr[2]),
+        ("RTMR3", &body.rtmr[3], &report.td_info.rtmr[3]),
+    ];
+    for (name, in_quote, in_report) in registers {
+        if in_quote != in_report {
+            return Err(format!(
+                "quote {name} {} differs from the TD report's {}",
+                hex::encode(in_quote),
+                hex::encode(in_report)
+            ));
+        }
+    }
+    Ok(format!("report_data, MRTD ({}…) and RTMR0-3 equal the TD report's", hex::encode(&body.mrtd[..8])))
+}
+
+/// TCB status needs Intel's TCB info, which the quote does not carry.
+fn tcb_status(collateral: &[Collateral<'_>], steps: &mut Steps) {
+    let why = if collateral.iter().any(|item| item.name == TCB_INFO) {
+        "TCB status is not evaluated: reading Intel TCB info collateral (`intel-tcb-info`) is not implemented \
+         yet, so the supplied collateral was ignored"
+    } else {
+        "TCB status needs Intel TCB info collateral (`intel-tcb-info`); supply it with its signing chain \
+         (`intel-tcb-signing-chain`) as verify-request collateral"
+    };
+    steps.not_evaluated(TCB_STATUS, why);
+}

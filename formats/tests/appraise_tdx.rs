@@ -1,0 +1,305 @@
+//! Offline TDX appraisal against real Azure TD quotes: trustee's quote with the HCL report of the same
+//! TD, cvm-attestation-tools' quote (with a TDX HCL report of another TD), trustee's two evidence
+//! encodings, and tampered copies of each piece the steps check. No v5 quote is public: a v4 quote
+//! re-encoded as v5 shows that the v5 signed bytes include the body descriptor.
+
+use base64::Engine;
+use cvm_attest_formats::appraise::anchors::TrustAnchors;
+use cvm_attest_formats::appraise::tdx::{Collateral, appraise};
+use cvm_attest_formats::appraise::{Status, Steps};
+use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
+use cvm_attest_formats::hcl::{HardwareReport, HclReport};
+use cvm_attest_formats::tdx::{TdQuote, TdReport};
+
+const TRUSTEE_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-td-quote.bin");
+const TRUSTEE_HCL: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
+const CVMTOOLS_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/cvmtools-td_quote_v4.dat");
+/// A TDX HCL report (despite its name) of another TD than `CVMTOOLS_QUOTE`.
+const CVMTOOLS_HCL: &[u8] = include_bytes!("../testdata/azure-tdx/cvmtools-snp_hcl_report.bin");
+const COCO_TDX_V0: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
+const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+/// Holds an SGX quote whose PCK chain ends in the 2018 issuance of the Intel SGX Root CA.
+const MAA_SGX_EXAMPLE: &[u8] = include_bytes!("../testdata/maa-rest-spec/AttestTdxVm.json");
+const MILAN_ARK: &str = include_str!("../anchors/milan-ark.pem");
+
+const ALL_STEPS: [&str; 6] = [
+    "tdx-pck-chain",
+    "tdx-qe-report-signature",
+    "tdx-qe-binding",
+    "tdx-quote-signature",
+    "tdx-td-report-match",
+    "tdx-tcb-status",
+];
+
+/// v4 offsets: signature data length, QE certification data size, QE report, its signature, QE auth
+/// data (32 bytes in both quotes), PCK chain type and size.
+const SIG_DATA_LEN: usize = 632;
+const SIGNATURE: usize = 636;
+const CERT_DATA_SIZE: usize = 766;
+const QE_REPORT: usize = 770;
+const QE_REPORT_SIGNATURE: usize = 1154;
+const QE_AUTH_DATA: usize = 1220;
+const PCK_CHAIN_SIZE: usize = 1254;
+const PCK_CHAIN: usize = 1258;
+
+fn td_report(hcl: &[u8]) -> TdReport {
+    match HclReport::parse(hcl).expect("a valid HCL report").hardware_report() {
+        HardwareReport::Tdx(raw) => TdReport::parse(raw.as_bytes()).expect("a valid TD report"),
+        other => panic!("not a TDX HCL report: {other:?}"),
+    }
+}
+
+fn run(quote: &[u8], report: Option<&TdReport>, anchors: &TrustAnchors) -> (Option<()>, Steps) {
+    let quote = TdQuote::parse(quote).expect("a valid TD quote");
+    let mut steps = Steps::default();
+    let outcome = appraise(&quote, report, anchors, &[], &mut steps);
+    (outcome, steps)
+}
+
+fn names(steps: &Steps) -> Vec<&'static str> {
+    steps.as_slice().iter().map(|step| step.name).collect()
+}
+
+fn statuses(steps: &Steps) -> Vec<Status> {
+    steps.as_slice().iter().map(|step| step.status).collect()
+}
+
+/// Every step up to `failed` ran, the earlier ones passed, `failed` failed and nothing ran after it.
+fn assert_fails_at(outcome: Option<()>, steps: &Steps, failed: &str) {
+    assert_eq!(outcome, None, "{steps:#?}");
+    let at = ALL_STEPS.iter().position(|name| *name == failed).expect("a TDX step name");
+    assert_eq!(names(steps), ALL_STEPS[..=at], "{steps:#?}");
+    let mut expected = vec![Status::Passed; at];
+    expected.push(Status::Failed);
+    assert_eq!(statuses(steps), expected, "{steps:#?}");
+}
+
+fn flipped(quote: &[u8], offset: usize) -> Vec<u8> {
+    let mut tampered = quote.to_vec();
+    tampered[offset] ^= 0x01;
+    tampered
+}
+
+/// The PEM certificates in `text`, in order.
+fn pem_blocks(text: &str) -> Vec<String> {
+    const END: &str = "-----END CERTIFICATE-----";
+    text.split_inclusive(END)
+        .filter_map(|part| part.find("-----BEGIN CERTIFICATE-----").map(|start| part[start..].to_owned()))
+        .filter(|block| block.ends_with(END))
+        .collect()
+}
+
+fn pck_chain_pem(quote: &[u8]) -> Vec<String> {
+    pem_blocks(TdQuote::parse(quote).expect("a valid TD quote").pck_cert_chain_pem())
+}
+
+/// The v4 quote with another PCK chain; the sizes around it follow.
+fn with_pck_chain(quote: &[u8], blocks: &[String]) -> Vec<u8> {
+    let mut chain = blocks.concat().into_bytes();
+    chain.push(0);
+    let old_len = u32::from_le_bytes(quote[PCK_CHAIN_SIZE..PCK_CHAIN].try_into().expect("4 bytes"));
+    let new_len = u32::try_from(chain.len()).expect("a small chain");
+    let grow = |at: usize, out: &mut Vec<u8>| {
+        let old = u32::from_le_bytes(out[at..at + 4].try_into().expect("4 bytes"));
+        let new = old + new_len - old_len;
+        out[at..at + 4].copy_from_slice(&new.to_le_bytes());
+    };
+    let mut out = quote[..PCK_CHAIN].to_vec();
+    out[PCK_CHAIN_SIZE..PCK_CHAIN].copy_from_slice(&new_len.to_le_bytes());
+    grow(SIG_DATA_LEN, &mut out);
+    grow(CERT_DATA_SIZE, &mut out);
+    out.extend(chain);
+    out
+}
+
+fn anchors_with_roots(roots: Vec<String>) -> TrustAnchors {
+    TrustAnchors { intel_roots: roots, ..TrustAnchors::builtin() }
+}
+
+#[test]
+fn trustee_quote_with_its_td_report_passes_every_step() {
+    let report = td_report(TRUSTEE_HCL);
+    let (outcome, steps) = run(TRUSTEE_QUOTE, Some(&report), &TrustAnchors::builtin());
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    assert_eq!(names(&steps), ALL_STEPS);
+    let mut expected = vec![Status::Passed; 5];
+    expected.push(Status::NotEvaluated);
+    assert_eq!(statuses(&steps), expected, "{steps:#?}");
+    let chain = &steps.as_slice()[0].detail;
+    for cn in ["CN=Intel SGX PCK Certificate", "CN=Intel SGX PCK Platform CA", "CN=Intel SGX Root CA"] {
+        assert!(chain.contains(cn), "{chain}");
+    }
+    assert!(steps.as_slice()[5].detail.contains("`intel-tcb-info`"), "{steps:#?}");
+}
+
+#[test]
+fn cvmtools_quote_passes_the_signature_steps_but_not_another_tds_report() {
+    let (outcome, steps) = run(CVMTOOLS_QUOTE, None, &TrustAnchors::builtin());
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    assert_eq!(
+        statuses(&steps),
+        [
+            Status::Passed,
+            Status::Passed,
+            Status::Passed,
+            Status::Passed,
+            Status::NotEvaluated,
+            Status::NotEvaluated
+        ],
+        "{steps:#?}"
+    );
+
+    let other_td = td_report(CVMTOOLS_HCL);
+    let (outcome, steps) = run(CVMTOOLS_QUOTE, Some(&other_td), &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-td-report-match");
+    assert!(steps.as_slice()[4].detail.starts_with("quote report_data"), "{steps:#?}");
+}
+
+#[test]
+fn a_td_report_that_differs_only_in_an_rtmr_does_not_match() {
+    let mut report = td_report(TRUSTEE_HCL);
+    report.td_info.rtmr[2][0] ^= 1;
+    let (outcome, steps) = run(TRUSTEE_QUOTE, Some(&report), &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-td-report-match");
+    assert!(steps.as_slice()[4].detail.starts_with("quote RTMR2"), "{steps:#?}");
+}
+
+#[test]
+fn trustee_evidence_files_pass_in_both_encodings() {
+    let at = Timestamp::parse("2026-11-27T21:31:00Z").unwrap();
+    for json in [COCO_TDX_V0, COCO_TDX_V1] {
+        let bundle = EvidenceBundle::from_coco_json(json, at.clone()).unwrap();
+        let report = td_report(&bundle.hcl_report);
+        let (outcome, steps) =
+            run(bundle.td_quote.as_deref().unwrap(), Some(&report), &TrustAnchors::builtin());
+        assert_eq!(outcome, Some(()), "{steps:#?}");
+        assert_eq!(statuses(&steps)[..5], [Status::Passed; 5], "{steps:#?}");
+    }
+}
+
+#[test]
+fn a_flipped_body_byte_fails_the_quote_signature() {
+    let report = td_report(TRUSTEE_HCL);
+    // MRTD[0]: the body offset 184.
+    let (outcome, steps) = run(&flipped(TRUSTEE_QUOTE, 184), Some(&report), &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-quote-signature");
+}
+
+#[test]
+fn a_flipped_signature_byte_fails_the_quote_signature() {
+    let (outcome, steps) = run(&flipped(TRUSTEE_QUOTE, SIGNATURE + 40), None, &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-quote-signature");
+}
+
+#[test]
+fn a_flipped_qe_report_byte_fails_the_qe_report_signature() {
+    let (outcome, steps) = run(&flipped(CVMTOOLS_QUOTE, QE_REPORT + 64), None, &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-qe-report-signature");
+    let (outcome, steps) =
+        run(&flipped(CVMTOOLS_QUOTE, QE_REPORT_SIGNATURE + 1), None, &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-qe-report-signature");
+}
+
+#[test]
+fn a_flipped_auth_data_byte_fails_the_qe_binding() {
+    let (outcome, steps) = run(&flipped(TRUSTEE_QUOTE, QE_AUTH_DATA), None, &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-qe-binding");
+    assert!(steps.as_slice()[2].detail.contains("SHA-256(attestation key ‖ QE auth data)"), "{steps:#?}");
+}
+
+#[test]
+fn another_root_fails_the_pck_chain() {
+    let platform_ca = pck_chain_pem(TRUSTEE_QUOTE)[1].clone();
+    for roots in [vec![MILAN_ARK.to_owned()], vec![platform_ca]] {
+        let (outcome, steps) = run(TRUSTEE_QUOTE, None, &anchors_with_roots(roots));
+        assert_fails_at(outcome, &steps, "tdx-pck-chain");
+        assert!(steps.as_slice()[0].detail.contains("pinned Intel roots"), "{steps:#?}");
+    }
+}
+
+#[test]
+fn no_intel_root_fails_the_pck_chain() {
+    let (outcome, steps) = run(TRUSTEE_QUOTE, None, &anchors_with_roots(vec![]));
+    assert_fails_at(outcome, &steps, "tdx-pck-chain");
+    assert!(steps.as_slice()[0].detail.contains("no Intel root is trusted"), "{steps:#?}");
+}
+
+#[test]
+fn a_malformed_pinned_root_fails_the_pck_chain() {
+    let (outcome, steps) = run(TRUSTEE_QUOTE, None, &anchors_with_roots(vec!["not PEM".to_owned()]));
+    assert_fails_at(outcome, &steps, "tdx-pck-chain");
+    assert!(steps.as_slice()[0].detail.starts_with("pinned Intel root 1"), "{steps:#?}");
+}
+
+/// The root in MAA's SGX example is Intel's 2018 issuance; the TD quotes carry the 2049 one.
+fn sgx_root_2018() -> String {
+    let example: serde_json::Value = serde_json::from_slice(MAA_SGX_EXAMPLE).expect("JSON");
+    let quote = example["parameters"]["request"]["quote"].as_str().expect("a quote string");
+    let quote = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(quote).expect("base64url");
+    let text = String::from_utf8_lossy(&quote);
+    pem_blocks(&text).pop().expect("a PCK chain with its root")
+}
+
+#[test]
+fn a_pinned_root_with_the_same_key_but_another_issuance_is_accepted() {
+    let old_root = sgx_root_2018();
+    let chain = pck_chain_pem(TRUSTEE_QUOTE);
+    assert_ne!(old_root, chain[2], "the two issuances differ");
+    let (outcome, steps) = run(TRUSTEE_QUOTE, None, &anchors_with_roots(vec![old_root]));
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    assert_eq!(statuses(&steps)[..4], [Status::Passed; 4], "{steps:#?}");
+}
+
+#[test]
+fn a_chain_without_its_root_chains_to_the_pinned_one() {
+    let chain = pck_chain_pem(TRUSTEE_QUOTE);
+    let (outcome, steps) = run(&with_pck_chain(TRUSTEE_QUOTE, &chain[..2]), None, &TrustAnchors::builtin());
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    assert_eq!(statuses(&steps)[..4], [Status::Passed; 4], "{steps:#?}");
+}
+
+#[test]
+fn a_reordered_or_overlong_chain_fails_the_pck_chain() {
+    let chain = pck_chain_pem(TRUSTEE_QUOTE);
+    let swapped = [chain[1].clone(), chain[0].clone(), chain[2].clone()];
+    let overlong = [chain.clone(), vec![chain[2].clone()]].concat();
+    for blocks in [&swapped[..], &overlong[..], &chain[..1]] {
+        let (outcome, steps) = run(&with_pck_chain(TRUSTEE_QUOTE, blocks), None, &TrustAnchors::builtin());
+        assert_fails_at(outcome, &steps, "tdx-pck-chain");
+    }
+}
+
+#[test]
+fn another_quotes_pck_chain_fails_the_qe_report_signature() {
+    let other_chain = pck_chain_pem(CVMTOOLS_QUOTE);
+    let quote = with_pck_chain(TRUSTEE_QUOTE, &other_chain);
+    let (outcome, steps) = run(&quote, None, &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-qe-report-signature");
+}
+
+/// A v5 quote signs its body descriptor too: the v4 signature no longer holds once re-encoded, while
+/// the steps that do not cover the header and body still pass.
+#[test]
+fn v5_signed_bytes_include_the_body_descriptor() {
+    let mut v5 = TRUSTEE_QUOTE[..48].to_vec();
+    v5[0..2].copy_from_slice(&5u16.to_le_bytes());
+    v5.extend(2u16.to_le_bytes());
+    v5.extend(584u32.to_le_bytes());
+    v5.extend(&TRUSTEE_QUOTE[48..]);
+    let quote = TdQuote::parse(&v5).unwrap();
+    assert_eq!(quote.signed_bytes().len(), 48 + 6 + 584);
+    let report = td_report(TRUSTEE_HCL);
+    let (outcome, steps) = run(&v5, Some(&report), &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-quote-signature");
+    assert!(steps.as_slice()[3].detail.contains("638-byte"), "{steps:#?}");
+}
+
+#[test]
+fn tcb_info_collateral_is_not_evaluated_yet() {
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let mut steps = Steps::default();
+    let collateral = [Collateral { name: "intel-tcb-info", data: b"{}" }];
+    assert_eq!(appraise(&quote, None, &TrustAnchors::builtin(), &collateral, &mut steps), Some(()));
+    let last = steps.as_slice().last().unwrap();
+    assert_eq!((last.name, last.status), ("tdx-tcb-status", Status::NotEvaluated));
+}
