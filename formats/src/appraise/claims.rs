@@ -1,1 +1,187 @@
 //! Claims in MAA's shape, from appraised evidence.
+//!
+//! The offline verifier produces the claim set MAA would put in an `azurevm` guest token (protocol
+//! notes §10.3 and §10.4), so claim-check plugins read MAA tokens and offline results alike. Call
+//! [`azure_vm`] only once appraisal passed: the claims assert what the steps checked (the
+//! `x-ms-compliance-status` above all). Claim values use MAA's encodings: lower-case hex for byte
+//! strings (TDX 64-bit fields as their little-endian bytes, as in the quote), numbers for SVNs.
+//!
+//! MAA claims not produced, because the evidence cannot support them:
+//! * `iss`, `iat`, `nbf`, `exp`, `jti`: there is no token; `x-ms-policy-hash`: there is no MAA policy.
+//! * `x-ms-azurevm-attestation-protocol-ver`: a field of the AzureGuest request, not of the evidence.
+//! * `x-ms-azurevm-osbuild`, `x-ms-azurevm-os-provisioning`: the bundle's OS information has no build.
+//! * `x-ms-azurevm-bootdebug-enabled`, `-dbvalidated`, `-dbxvalidated`, `-debuggersdisabled`,
+//!   `-default-securebootkeysvalidated`, `-elam-enabled`, `-flightsigning-enabled`,
+//!   `-hypervisordebug-enabled`, `-kerneldebug-enabled`, `-signingdisabled`, `-testsigning-enabled`,
+//!   `-hvci-policy`: MAA reads them from Windows boot-log events, which this crate does not interpret.
+//! * TDX `tdx_seamsvn` (how MAA derives it from `tee_tcb_svn` is unconfirmed), `attester_tcb_status`
+//!   (needs Intel's TCB collateral), and the platform token's EAT claims `eat_profile`, `dbgstat`,
+//!   `intuse`.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rsa::BigUint;
+use serde_json::{Map, Value, json};
+
+use crate::bundle::{EphemeralKey, EvidenceBundle, OsInfo};
+use crate::hcl::HclReport;
+use crate::snp::SnpReport;
+use crate::tdx::{TdAttributes, TdQuote};
+use crate::tpm::Public;
+
+/// `x-ms-ver` of MAA's tokens.
+const VERSION: &str = "1.0";
+/// What MAA asserts of a CVM on an Azure-compliant host; appraisal passing stands for it here.
+const COMPLIANT: &str = "azure-compliant-cvm";
+/// The `kid` MAA gives the ephemeral key in `x-ms-runtime.keys`.
+const EPHEMERAL_KID: &str = "TpmEphemeralEncryptionKey";
+
+/// The appraised hardware report: SEV-SNP from the HCL report, or the TDX TD quote.
+#[derive(Debug, Clone, Copy)]
+pub enum Hardware<'a> {
+    Snp(&'a SnpReport),
+    Tdx(&'a TdQuote),
+}
+
+/// The `azurevm` claim set of appraised evidence.
+pub fn azure_vm(bundle: &EvidenceBundle, hcl: &HclReport, hardware: Hardware<'_>) -> Value {
+    let mut claims = Map::new();
+    claims.insert("x-ms-attestation-type".into(), "azurevm".into());
+    claims.insert("x-ms-ver".into(), VERSION.into());
+    if let Ok(runtime) = hcl.runtime_claims() {
+        let configuration = runtime.vm_configuration;
+        claims.insert("secureboot".into(), configuration.secure_boot.into());
+        claims.insert("x-ms-azurevm-vmid".into(), configuration.vm_unique_id.into());
+    }
+    // Exactly the quoted PCRs, once the `vtpm-pcr-digest` step passed.
+    let pcrs: Vec<u8> = bundle.tpm.pcrs.values().keys().copied().collect();
+    claims.insert("x-ms-azurevm-attested-pcrs".into(), pcrs.into());
+    if let Some(os) = &bundle.os {
+        claims.extend(os_claims(os));
+    }
+    let runtime = runtime(bundle);
+    if !runtime.is_empty() {
+        claims.insert("x-ms-runtime".into(), runtime.into());
+    }
+    claims.insert("x-ms-isolation-tee".into(), isolation_tee(hcl, hardware).into());
+    claims.into()
+}
+
+fn os_claims(os: &OsInfo) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("x-ms-azurevm-ostype".into(), os.os_type.clone().into());
+    claims.insert("x-ms-azurevm-osdistro".into(), os.distro.clone().into());
+    claims.insert("x-ms-azurevm-osversion-major".into(), os.version_major.into());
+    claims.insert("x-ms-azurevm-osversion-minor".into(), os.version_minor.into());
+    claims.insert("x-ms-azurevm-is-windows".into(), os.os_type.eq_ignore_ascii_case("windows").into());
+    claims
+}
+
+/// `x-ms-runtime`: the ephemeral key MAA would encrypt to, and the nonce as a client payload (the
+/// way the official client sends it).
+fn runtime(bundle: &EvidenceBundle) -> Map<String, Value> {
+    let mut runtime = Map::new();
+    if let Some(key) = bundle.tpm.ephemeral_key.as_ref().and_then(ephemeral_jwk) {
+        runtime.insert("keys".into(), json!([key]));
+    }
+    if let Some(nonce) = &bundle.nonce {
+        runtime.insert("client-payload".into(), json!({ "nonce": STANDARD.encode(nonce) }));
+    }
+    runtime
+}
+
+fn ephemeral_jwk(key: &EphemeralKey) -> Option<Value> {
+    let public = Public::parse_tpm2b(&key.public).ok()?;
+    let exponent = BigUint::from(public.effective_exponent()).to_bytes_be();
+    Some(json!({
+        "kid": EPHEMERAL_KID,
+        "kty": "RSA",
+        "key_ops": ["encrypt"],
+        "n": URL_SAFE_NO_PAD.encode(public.modulus()),
+        "e": URL_SAFE_NO_PAD.encode(exponent),
+    }))
+}
+
+fn isolation_tee(hcl: &HclReport, hardware: Hardware<'_>) -> Map<String, Value> {
+    let (tee_type, mut claims) = match hardware {
+        Hardware::Snp(report) => ("sevsnpvm", sevsnpvm(report)),
+        Hardware::Tdx(quote) => ("tdxvm", tdxvm(quote)),
+    };
+    claims.insert("x-ms-attestation-type".into(), tee_type.into());
+    claims.insert("x-ms-compliance-status".into(), COMPLIANT.into());
+    if let Ok(runtime) = serde_json::from_slice::<Value>(hcl.runtime_claims_json()) {
+        claims.insert("x-ms-runtime".into(), runtime);
+    }
+    claims
+}
+
+/// The `x-ms-sevsnpvm-*` claims of an SEV-SNP report. SVNs are the reported TCB's (the one the
+/// VCEK certifies), the booleans the guest policy's bits.
+pub fn sevsnpvm(report: &SnpReport) -> Map<String, Value> {
+    let tcb = report.reported_tcb();
+    let policy = report.policy();
+    let claims = [
+        ("authorkeydigest", hex::encode(report.author_key_digest()).into()),
+        ("bootloader-svn", tcb.bootloader.into()),
+        ("familyId", hex::encode(report.family_id()).into()),
+        ("guestsvn", report.guest_svn().into()),
+        ("hostdata", hex::encode(report.host_data()).into()),
+        ("idkeydigest", hex::encode(report.id_key_digest()).into()),
+        ("imageId", hex::encode(report.image_id()).into()),
+        ("is-debuggable", policy.debug_allowed().into()),
+        ("launchmeasurement", hex::encode(report.measurement()).into()),
+        ("microcode-svn", tcb.microcode.into()),
+        ("migration-allowed", policy.migrate_ma_allowed().into()),
+        ("reportdata", hex::encode(report.report_data()).into()),
+        ("reportid", hex::encode(report.report_id()).into()),
+        ("smt-allowed", policy.smt_allowed().into()),
+        ("snpfw-svn", tcb.snp.into()),
+        ("tee-svn", tcb.tee.into()),
+        ("vmpl", report.vmpl().into()),
+    ];
+    claims.into_iter().map(|(name, value): (&str, Value)| (format!("x-ms-sevsnpvm-{name}"), value)).collect()
+}
+
+/// TD attributes bits MAA names (Intel TDX Module ABI, ATTRIBUTES) that [`TdAttributes`] does not.
+const PROTECTION_KEYS: u64 = 1 << 30;
+const KEY_LOCKER: u64 = 1 << 31;
+const PERFMON: u64 = 1 << 63;
+
+/// The `tdx_*` claims of a TD quote's body.
+pub fn tdxvm(quote: &TdQuote) -> Map<String, Value> {
+    let body = quote.body();
+    let attributes = body.td_attributes;
+    let [rtmr0, rtmr1, rtmr2, rtmr3] = &body.rtmr;
+    let claims = [
+        ("tdx_mrseam", hex::encode(body.mrseam).into()),
+        ("tdx_mrsignerseam", hex::encode(body.mrsignerseam).into()),
+        ("tdx_mrtd", hex::encode(body.mrtd).into()),
+        ("tdx_mrconfigid", hex::encode(body.mrconfigid).into()),
+        ("tdx_mrowner", hex::encode(body.mrowner).into()),
+        ("tdx_mrownerconfig", hex::encode(body.mrownerconfig).into()),
+        ("tdx_rtmr0", hex::encode(rtmr0).into()),
+        ("tdx_rtmr1", hex::encode(rtmr1).into()),
+        ("tdx_rtmr2", hex::encode(rtmr2).into()),
+        ("tdx_rtmr3", hex::encode(rtmr3).into()),
+        ("tdx_report_data", hex::encode(body.report_data).into()),
+        ("tdx_seam_attributes", le_hex(body.seam_attributes).into()),
+        ("tdx_tee_tcb_svn", hex::encode(body.tee_tcb_svn).into()),
+        ("tdx_xfam", le_hex(body.xfam).into()),
+        ("tdx_td_attributes", le_hex(attributes.0).into()),
+        ("tdx_td_attributes_debug", attributes.debug().into()),
+        ("tdx_td_attributes_septve_disable", attributes.sept_ve_disable().into()),
+        ("tdx_td_attributes_protection_keys", has(attributes, PROTECTION_KEYS).into()),
+        ("tdx_td_attributes_key_locker", has(attributes, KEY_LOCKER).into()),
+        ("tdx_td_attributes_perfmon", has(attributes, PERFMON).into()),
+    ];
+    claims.into_iter().map(|(name, value): (&str, Value)| (name.to_owned(), value)).collect()
+}
+
+fn has(attributes: TdAttributes, bit: u64) -> bool {
+    attributes.0 & bit != 0
+}
+
+/// A 64-bit quote field as MAA shows it: its little-endian bytes in hex, as they are in the quote.
+fn le_hex(value: u64) -> String {
+    hex::encode(value.to_le_bytes())
+}

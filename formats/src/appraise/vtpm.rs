@@ -1,1 +1,322 @@
 //! vTPM: the quote and ephemeral key, checked against the AK the hardware report vouches for.
+//!
+//! The orchestrator runs this after the hardware report and the HCL binding passed, so the runtime
+//! claims (and their `HCLAkPub`) are trusted. Every signature is verified with `HCLAkPub`: the
+//! bundle's own `ak_public` is only compared with it, never used, since nothing vouches for it.
+//!
+//! Steps, in order: `vtpm-ak-public`, `vtpm-quote-signature`, `vtpm-quote-structure`,
+//! `vtpm-quote-nonce`, `vtpm-pcr-digest`, `vtpm-ephemeral-key`, `eventlog-replay`.
+
+use std::collections::BTreeSet;
+
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPublicKey};
+
+use super::Steps;
+use crate::bundle::{EphemeralKey, PcrBank, Pcrs, TpmEvidence};
+use crate::eventlog::EventLog;
+use crate::hcl::{AK_KID, RuntimeClaims};
+use crate::nonce;
+use crate::tpm::{
+    Attest, HashAlg, PcrSelection, Public, TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE, pcr_digest,
+    verify_rsassa,
+};
+
+/// Appraise the vTPM evidence. `expected_nonce` is the relying party's nonce as given (it is bound
+/// through [`nonce::bound`]); `event_log` is the TCG log to replay, if one was collected. Returns
+/// `None` at the first failed step.
+pub fn appraise(
+    tpm: &TpmEvidence,
+    runtime: &RuntimeClaims,
+    expected_nonce: Option<&[u8]>,
+    event_log: Option<&[u8]>,
+    steps: &mut Steps,
+) -> Option<()> {
+    let ak = match hcl_ak(runtime) {
+        Ok(ak) => ak,
+        Err(why) => return steps.check("vtpm-ak-public", Err(why)),
+    };
+    if tpm.ak_public.is_empty() {
+        steps.not_evaluated(
+            "vtpm-ak-public",
+            "the evidence carries no AK public area (TPM2B_PUBLIC); HCLAkPub from the runtime claims stands for it",
+        );
+    } else {
+        steps.check("vtpm-ak-public", check_ak_public(&tpm.ak_public, &ak))?;
+    }
+    steps.check("vtpm-quote-signature", check_signature(&ak, "quote", &tpm.quote, &tpm.quote_signature))?;
+    let quote = match parse_quote(&tpm.quote) {
+        Ok(quote) => quote,
+        Err(why) => return steps.check("vtpm-quote-structure", Err(why)),
+    };
+    steps.check("vtpm-quote-structure", Ok(quote.describe()))?;
+    match expected_nonce {
+        Some(expected) => steps.check("vtpm-quote-nonce", check_nonce(&quote.attest, expected))?,
+        None => steps.not_evaluated(
+            "vtpm-quote-nonce",
+            format!(
+                "no expected nonce was given; the quote's extraData is {}",
+                show_bytes(quote.attest.extra_data())
+            ),
+        ),
+    }
+    steps.check("vtpm-pcr-digest", check_pcr_digest(&quote, &tpm.pcrs))?;
+    match &tpm.ephemeral_key {
+        Some(key) => steps.check("vtpm-ephemeral-key", check_ephemeral_key(key, &ak))?,
+        None => steps.not_evaluated("vtpm-ephemeral-key", "the evidence carries no ephemeral key"),
+    }
+    match event_log {
+        Some(log) => steps.check("eventlog-replay", check_event_log(log, &tpm.pcrs))?,
+        None => steps.not_evaluated("eventlog-replay", "no event log was given"),
+    }
+    Some(())
+}
+
+/// `HCLAkPub` as an RSA key: the AK the hardware report vouches for through the runtime claims.
+fn hcl_ak(runtime: &RuntimeClaims) -> Result<RsaPublicKey, String> {
+    let jwk = runtime.ak_pub().ok_or_else(|| format!("the runtime claims have no {AK_KID} key"))?;
+    if jwk.kty != "RSA" {
+        return Err(format!("{AK_KID} has kty {:?}, expected \"RSA\"", jwk.kty));
+    }
+    let (Some(n), Some(e)) = (&jwk.n, &jwk.e) else {
+        return Err(format!("{AK_KID} lacks its modulus n or exponent e"));
+    };
+    RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from_bytes_be(e))
+        .map_err(|err| format!("{AK_KID} is not a usable RSA key: {err}"))
+}
+
+/// The bundle's AK must be `HCLAkPub` and a restricted signing key (one that signs only
+/// TPM-generated structures), or the quote could come from some other key.
+fn check_ak_public(bytes: &[u8], ak: &RsaPublicKey) -> Result<String, String> {
+    let public = Public::parse_tpm2b(bytes)
+        .map_err(|err| format!("the bundle's AK public area does not parse: {err}"))?;
+    if BigUint::from_bytes_be(public.modulus()) != *ak.n() {
+        return Err(format!(
+            "the bundle's AK modulus ({}…) differs from {AK_KID}'s ({}…)",
+            hex_prefix(public.modulus()),
+            hex_prefix(&ak.n().to_bytes_be())
+        ));
+    }
+    if BigUint::from(public.effective_exponent()) != *ak.e() {
+        return Err(format!(
+            "the bundle's AK exponent {} differs from {AK_KID}'s {}",
+            public.effective_exponent(),
+            ak.e()
+        ));
+    }
+    let attributes = public.object_attributes();
+    if !attributes.restricted() || !attributes.sign() || attributes.decrypt() {
+        return Err(format!("the bundle's AK is not a restricted signing key: {attributes:?}"));
+    }
+    Ok(format!(
+        "the bundle's AK (RSA-{}) has {AK_KID}'s modulus and exponent and is a restricted signing key ({attributes:?})",
+        public.key_bits()
+    ))
+}
+
+/// RSASSA-PKCS1-v1_5/SHA-256 by `HCLAkPub` over `message` (a TPMS_ATTEST named `what`).
+fn check_signature(
+    ak: &RsaPublicKey,
+    what: &str,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<String, String> {
+    verify_rsassa(ak, HashAlg::Sha256, message, signature)
+        .map(|()| {
+            format!(
+                "RSASSA-PKCS1-v1_5/SHA-256 signature over the {}-byte {what} verifies with {AK_KID}",
+                message.len()
+            )
+        })
+        .map_err(|err| format!("the {what} signature does not verify with {AK_KID}: {err}"))
+}
+
+/// A quote whose structure was checked: one SHA-256 PCR selection, at least one PCR.
+struct Quote {
+    attest: Attest,
+    selection: PcrSelection,
+    pcr_digest: Vec<u8>,
+}
+
+impl Quote {
+    fn describe(&self) -> String {
+        format!(
+            "magic TPM_GENERATED_VALUE, type TPM_ST_ATTEST_QUOTE (0x{TPM_ST_ATTEST_QUOTE:04x}), SHA-256 bank with PCRs {:?}",
+            self.selection.indices()
+        )
+    }
+}
+
+/// Parse the signed quote. [`Attest::parse`] refuses a magic other than TPM_GENERATED_VALUE.
+fn parse_quote(bytes: &[u8]) -> Result<Quote, String> {
+    let attest = Attest::parse(bytes).map_err(|err| format!("the quote is not a TPM quote: {err}"))?;
+    let Some(info) = attest.quote() else {
+        return Err(format!(
+            "the attestation has type 0x{:04x}, expected TPM_ST_ATTEST_QUOTE 0x{TPM_ST_ATTEST_QUOTE:04x}",
+            attest.attest_type()
+        ));
+    };
+    let selection = match info.pcr_select.as_slice() {
+        [one] if one.hash_alg() == Some(HashAlg::Sha256) && !one.indices().is_empty() => one.clone(),
+        other => {
+            return Err(format!(
+                "the quote selects {}, expected PCRs of the SHA-256 bank alone",
+                describe(other)
+            ));
+        }
+    };
+    let pcr_digest = info.pcr_digest.clone();
+    Ok(Quote { attest, selection, pcr_digest })
+}
+
+fn describe(selections: &[PcrSelection]) -> String {
+    if selections.is_empty() {
+        return "no bank".to_owned();
+    }
+    let banks: Vec<String> =
+        selections.iter().map(|s| format!("{} PCRs {:?}", s.hash, s.indices())).collect();
+    banks.join(" and ")
+}
+
+/// extraData must be the relying party's nonce as bound (verbatim up to 64 bytes, else its
+/// SHA-512): that is what makes the quote fresh.
+fn check_nonce(quote: &Attest, expected: &[u8]) -> Result<String, String> {
+    let bound = nonce::bound(expected);
+    if quote.extra_data() == bound.as_slice() {
+        Ok(format!("extraData is the expected nonce as bound: {}", show_bytes(&bound)))
+    } else {
+        Err(format!(
+            "the quote's extraData is {}, expected the bound nonce {}",
+            show_bytes(quote.extra_data()),
+            show_bytes(&bound)
+        ))
+    }
+}
+
+/// The supplied PCR values are the quoted ones: the same set, and their digest is the signed one.
+fn check_pcr_digest(quote: &Quote, pcrs: &Pcrs) -> Result<String, String> {
+    let bank = bank_hash(pcrs.bank());
+    if Some(bank) != quote.selection.hash_alg() {
+        return Err(format!(
+            "the supplied PCRs are of the {bank} bank, the quote's of {}",
+            quote.selection.hash
+        ));
+    }
+    let selected: BTreeSet<u32> = quote.selection.indices().into_iter().collect();
+    let supplied: BTreeSet<u32> = pcrs.values().keys().map(|&index| u32::from(index)).collect();
+    if selected != supplied {
+        return Err(format!(
+            "the quote selects PCRs {selected:?}, the evidence supplies {supplied:?} (missing {:?}, not quoted {:?})",
+            selected.difference(&supplied).collect::<Vec<_>>(),
+            supplied.difference(&selected).collect::<Vec<_>>()
+        ));
+    }
+    // Selection order is ascending index, the order of the map's values.
+    let computed = pcr_digest(bank, pcrs.values().values().map(Vec::as_slice));
+    if computed != quote.pcr_digest {
+        return Err(format!(
+            "the quote's pcrDigest is {}, but {bank} of the supplied values of PCRs {selected:?} is {}",
+            hex::encode(&quote.pcr_digest),
+            hex::encode(&computed)
+        ));
+    }
+    Ok(format!(
+        "pcrDigest {} is {bank} of the supplied values of PCRs {selected:?}",
+        hex::encode(&quote.pcr_digest)
+    ))
+}
+
+fn bank_hash(bank: PcrBank) -> HashAlg {
+    match bank {
+        PcrBank::Sha256 => HashAlg::Sha256,
+    }
+}
+
+/// The key MAA encrypts its answer to must be a TPM-resident decryption key the AK certified.
+fn check_ephemeral_key(key: &EphemeralKey, ak: &RsaPublicKey) -> Result<String, String> {
+    check_signature(ak, "certification", &key.certify_info, &key.certify_signature)?;
+    let certify = Attest::parse(&key.certify_info)
+        .map_err(|err| format!("the certification is not a TPM attestation: {err}"))?;
+    let Some(info) = certify.certify() else {
+        return Err(format!(
+            "the certification has type 0x{:04x}, expected TPM_ST_ATTEST_CERTIFY 0x{TPM_ST_ATTEST_CERTIFY:04x}",
+            certify.attest_type()
+        ));
+    };
+    let public = Public::parse_tpm2b(&key.public)
+        .map_err(|err| format!("the ephemeral key's public area does not parse: {err}"))?;
+    let name = public.name();
+    if info.name != name {
+        return Err(format!(
+            "the certification names {}, but the ephemeral key's name (nameAlg ‖ {}(TPMT_PUBLIC)) is {}",
+            hex::encode(&info.name),
+            public.name_alg(),
+            hex::encode(&name)
+        ));
+    }
+    let attributes = public.object_attributes();
+    if !attributes.decrypt() || attributes.sign() || attributes.restricted() {
+        return Err(format!("the ephemeral key is not an unrestricted decryption key: {attributes:?}"));
+    }
+    Ok(format!(
+        "{AK_KID} certified (TPM_ST_ATTEST_CERTIFY) the ephemeral key named {} (RSA-{}, {attributes:?})",
+        hex::encode(&name),
+        public.key_bits()
+    ))
+}
+
+/// Replay the log's SHA-256 bank and compare every quoted PCR it extends. Quoted PCRs the log does
+/// not extend are listed; a log that extends none of them proves nothing and fails.
+fn check_event_log(bytes: &[u8], pcrs: &Pcrs) -> Result<String, String> {
+    let log = EventLog::parse(bytes).map_err(|err| format!("the event log does not parse: {err}"))?;
+    let replayed =
+        log.replay(HashAlg::Sha256).map_err(|err| format!("the event log does not replay: {err}"))?;
+    let mut matched = Vec::new();
+    let mut mismatched = Vec::new();
+    for (&index, value) in &replayed {
+        let Some(quoted) = u8::try_from(index).ok().and_then(|i| pcrs.get(i)) else { continue };
+        if quoted == value.as_slice() {
+            matched.push(index);
+        } else {
+            mismatched.push(format!(
+                "PCR {index} (log {}, quoted {})",
+                hex::encode(value),
+                hex::encode(quoted)
+            ));
+        }
+    }
+    if !mismatched.is_empty() {
+        return Err(format!(
+            "replaying the event log's SHA-256 bank does not give {}",
+            mismatched.join(", ")
+        ));
+    }
+    if matched.is_empty() {
+        return Err(format!(
+            "the event log extends none of the quoted PCRs (it extends PCRs {:?})",
+            replayed.keys().collect::<Vec<_>>()
+        ));
+    }
+    let unlogged: Vec<u8> =
+        pcrs.values().keys().copied().filter(|&i| !replayed.contains_key(&u32::from(i))).collect();
+    Ok(format!(
+        "replaying the event log's SHA-256 bank ({} events) gives the quoted values of PCRs {matched:?}; quoted PCRs the log does not extend: {unlogged:?}",
+        log.events().len()
+    ))
+}
+
+/// Bytes for a person: UTF-8 text when they are printable text, and always hex.
+fn show_bytes(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "empty".to_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(char::is_control) => format!("{text:?} (hex {})", hex::encode(bytes)),
+        _ => format!("hex {}", hex::encode(bytes)),
+    }
+}
+
+/// The first 8 bytes in hex, enough to tell two moduli apart in a message.
+fn hex_prefix(bytes: &[u8]) -> String {
+    hex::encode(bytes.get(..8).unwrap_or(bytes))
+}

@@ -1,0 +1,242 @@
+//! MAA-shaped claims from real evidence: the Confidential Containers SEV-SNP and TDX evidence, checked
+//! against the reports they come from and against the shape of real MAA tokens (the sharedweu
+//! `azurevm` token, and the SevSnpVm token MAA issued for the SNP report of its REST example).
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cvm_attest_formats::appraise::claims::{Hardware, azure_vm, sevsnpvm};
+use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, OsInfo, Timestamp};
+use cvm_attest_formats::hcl::{HardwareReport, HclReport};
+use cvm_attest_formats::snp::SnpReport;
+use cvm_attest_formats::tdx::TdQuote;
+use cvm_attest_formats::tpm::Public;
+use serde_json::{Map, Value, json};
+
+const COCO_SNP_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
+const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+const SHAREDWEU_TOKEN: &str =
+    include_str!("../testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt");
+const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../testdata/maa-rest-spec/AttestSevSnpVm.json");
+const AZURE_GUEST: &str = include_str!("../testdata/maa-rest-spec/AttestAzureGuestVm.json");
+
+fn bundle(json: &[u8]) -> (EvidenceBundle, HclReport) {
+    let at = Timestamp::parse("2026-11-27T21:31:00Z").expect("a valid timestamp");
+    let bundle = EvidenceBundle::from_coco_json(json, at).expect("CoCo evidence");
+    let hcl = HclReport::parse(&bundle.hcl_report).expect("an HCL report");
+    (bundle, hcl)
+}
+
+fn snp_report(hcl: &HclReport) -> &SnpReport {
+    match hcl.hardware_report() {
+        HardwareReport::Snp(report) => report,
+        other => panic!("not an SNP HCL report: {other:?}"),
+    }
+}
+
+/// The payload of a compact JWT.
+fn jwt_payload(token: &str) -> Value {
+    let payload = token.trim().split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
+}
+
+fn keys(object: &Value) -> BTreeSet<String> {
+    object.as_object().expect("a JSON object").keys().cloned().collect()
+}
+
+/// The AzureGuest example's ephemeral key, to give the CoCo evidence (which has none) one.
+fn azure_guest_ephemeral_key() -> EphemeralKey {
+    let doc: Value = serde_json::from_str(AZURE_GUEST).expect("JSON");
+    let info = doc["parameters"]["request"]["attestationInfo"].as_str().expect("attestationInfo");
+    let info: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(info).expect("base64url")).expect("JSON");
+    let b64 =
+        |field: &str| STANDARD.decode(info["TpmInfo"][field].as_str().expect("base64")).expect("base64");
+    EphemeralKey {
+        public: b64("EncKeyPub"),
+        certify_info: b64("EncKeyCertifyInfo"),
+        certify_signature: b64("EncKeyCertifyInfoSignature"),
+    }
+}
+
+#[test]
+fn snp_claims_are_the_report_and_runtime_claims() {
+    let (bundle, hcl) = bundle(COCO_SNP_V1);
+    let report = snp_report(&hcl);
+    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(report));
+    let runtime = hcl.runtime_claims().unwrap();
+
+    assert_eq!(claims["x-ms-attestation-type"], "azurevm");
+    assert_eq!(claims["x-ms-ver"], "1.0");
+    assert_eq!(claims["x-ms-azurevm-vmid"], runtime.vm_configuration.vm_unique_id.as_str());
+    assert_eq!(claims["secureboot"], runtime.vm_configuration.secure_boot);
+    assert_eq!(claims["x-ms-azurevm-attested-pcrs"], json!((0..24).collect::<Vec<u8>>()));
+    // No nonce, ephemeral key or OS information in CoCo evidence: no claims for them.
+    for absent in ["x-ms-runtime", "x-ms-azurevm-ostype", "x-ms-azurevm-is-windows", "iss", "exp", "jti"] {
+        assert!(claims.get(absent).is_none(), "{absent}");
+    }
+
+    let tee = &claims["x-ms-isolation-tee"];
+    assert_eq!(tee["x-ms-attestation-type"], "sevsnpvm");
+    assert_eq!(tee["x-ms-compliance-status"], "azure-compliant-cvm");
+    let runtime_json: Value = serde_json::from_slice(hcl.runtime_claims_json()).unwrap();
+    assert_eq!(tee["x-ms-runtime"], runtime_json);
+    let tcb = report.reported_tcb();
+    assert_eq!(tee["x-ms-sevsnpvm-reportdata"], hex::encode(report.report_data()));
+    assert_eq!(tee["x-ms-sevsnpvm-launchmeasurement"], hex::encode(report.measurement()));
+    assert_eq!(tee["x-ms-sevsnpvm-idkeydigest"], hex::encode(report.id_key_digest()));
+    assert_eq!(tee["x-ms-sevsnpvm-reportid"], hex::encode(report.report_id()));
+    assert_eq!(tee["x-ms-sevsnpvm-familyId"], hex::encode(report.family_id()));
+    assert_eq!(tee["x-ms-sevsnpvm-imageId"], hex::encode(report.image_id()));
+    assert_eq!(tee["x-ms-sevsnpvm-microcode-svn"], tcb.microcode);
+    assert_eq!(tee["x-ms-sevsnpvm-snpfw-svn"], tcb.snp);
+    assert_eq!(tee["x-ms-sevsnpvm-bootloader-svn"], tcb.bootloader);
+    assert_eq!(tee["x-ms-sevsnpvm-tee-svn"], tcb.tee);
+    assert_eq!(tee["x-ms-sevsnpvm-guestsvn"], report.guest_svn());
+    assert_eq!(tee["x-ms-sevsnpvm-vmpl"], 0);
+    assert_eq!(tee["x-ms-sevsnpvm-is-debuggable"], false);
+    assert_eq!(tee["x-ms-sevsnpvm-smt-allowed"], report.policy().smt_allowed());
+    // The runtime claims' digest, as the HCL binding requires.
+    let reportdata = tee["x-ms-sevsnpvm-reportdata"].as_str().unwrap();
+    assert!(reportdata.starts_with(&hex::encode(hcl.runtime_claims_hash())));
+}
+
+#[test]
+fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
+    let token = jwt_payload(SHAREDWEU_TOKEN);
+    let (mut bundle, hcl) = bundle(COCO_SNP_V1);
+    // Give the evidence everything an AzureGuest request has, so every claim is produced.
+    bundle.nonce = Some(b"ADE0101".to_vec());
+    bundle.tpm.ephemeral_key = Some(azure_guest_ephemeral_key());
+    bundle.os = Some(OsInfo {
+        os_type: "Windows".into(),
+        distro: "Microsoft".into(),
+        version_major: 10,
+        version_minor: 0,
+    });
+    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(snp_report(&hcl)));
+
+    // The isolation claims are exactly MAA's; the top level is a subset (see the module docs).
+    let (tee, token_tee) = (&claims["x-ms-isolation-tee"], &token["x-ms-isolation-tee"]);
+    assert_eq!(keys(tee), keys(token_tee));
+    assert!(keys(&claims).is_subset(&keys(&token)), "{:?}", keys(&claims).difference(&keys(&token)));
+    assert_same_shape(claims.as_object().unwrap(), token.as_object().unwrap());
+    assert_same_shape(tee.as_object().unwrap(), token_tee.as_object().unwrap());
+
+    // The runtime payload: the nonce as base64 (this is the token's own nonce) and the key as a JWK.
+    assert_eq!(claims["x-ms-runtime"]["client-payload"], token["x-ms-runtime"]["client-payload"]);
+    let key = &claims["x-ms-runtime"]["keys"][0];
+    assert_eq!(keys(key), keys(&token["x-ms-runtime"]["keys"][0]));
+    assert_eq!(
+        (&key["kid"], &key["e"], &key["key_ops"]),
+        (&json!("TpmEphemeralEncryptionKey"), &json!("AQAB"), &json!(["encrypt"]))
+    );
+    let public = Public::parse_tpm2b(&bundle.tpm.ephemeral_key.unwrap().public).unwrap();
+    assert_eq!(key["n"], URL_SAFE_NO_PAD.encode(public.modulus()));
+    assert_eq!(claims["x-ms-azurevm-is-windows"], true);
+    assert_eq!(claims["x-ms-azurevm-osversion-major"], 10);
+}
+
+/// Every claim present in both has the same JSON type, and strings the same length (hex sizes).
+fn assert_same_shape(ours: &Map<String, Value>, maa: &Map<String, Value>) {
+    for (name, value) in ours {
+        let Some(theirs) = maa.get(name) else { continue };
+        let shape = |v: &Value| match v {
+            Value::String(s) if s.bytes().all(|b| b.is_ascii_hexdigit()) => format!("hex{}", s.len()),
+            Value::String(_) => "string".to_owned(),
+            Value::Number(_) => "number".to_owned(),
+            Value::Bool(_) => "bool".to_owned(),
+            Value::Array(_) => "array".to_owned(),
+            Value::Object(_) => "object".to_owned(),
+            Value::Null => "null".to_owned(),
+        };
+        assert_eq!(shape(value), shape(theirs), "{name}: {value} vs MAA's {theirs}");
+    }
+}
+
+#[test]
+fn sevsnpvm_claims_equal_the_ones_maa_issued_for_the_same_report() {
+    let example: Value = serde_json::from_str(MAA_SEVSNPVM_EXAMPLE).unwrap();
+    let request = URL_SAFE_NO_PAD.decode(example["parameters"]["body"]["report"].as_str().unwrap()).unwrap();
+    let request: Value = serde_json::from_slice(&request).unwrap();
+    let mut report = URL_SAFE_NO_PAD.decode(request["SnpReport"].as_str().unwrap()).unwrap();
+    // A version-1 report, which the sev crate refuses; version 2 has the same layout up to the
+    // fields these claims read, so relabel it.
+    assert_eq!(report[..4], [1, 0, 0, 0]);
+    report[0] = 2;
+    let report = SnpReport::parse(&report).unwrap();
+
+    let token = jwt_payload(example["responses"]["200"]["body"]["token"].as_str().unwrap());
+    let maa: Map<String, Value> = token
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("x-ms-sevsnpvm-"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    assert_eq!(maa.len(), 17);
+    assert_eq!(sevsnpvm(&report), maa);
+}
+
+#[test]
+fn tdx_claims_are_the_td_quote() {
+    let (bundle, hcl) = bundle(COCO_TDX_V1);
+    let quote = TdQuote::parse(bundle.td_quote.as_deref().unwrap()).unwrap();
+    let claims = azure_vm(&bundle, &hcl, Hardware::Tdx(&quote));
+    let body = quote.body();
+
+    assert_eq!(claims["x-ms-attestation-type"], "azurevm");
+    let tee = &claims["x-ms-isolation-tee"];
+    assert_eq!(tee["x-ms-attestation-type"], "tdxvm");
+    assert_eq!(tee["x-ms-compliance-status"], "azure-compliant-cvm");
+    let runtime_json: Value = serde_json::from_slice(hcl.runtime_claims_json()).unwrap();
+    assert_eq!(tee["x-ms-runtime"], runtime_json);
+    assert_eq!(tee["tdx_mrtd"], hex::encode(body.mrtd));
+    assert_eq!(tee["tdx_mrseam"], hex::encode(body.mrseam));
+    for (i, rtmr) in body.rtmr.iter().enumerate() {
+        assert_eq!(tee[format!("tdx_rtmr{i}")], hex::encode(rtmr));
+    }
+    assert_eq!(tee["tdx_report_data"], hex::encode(body.report_data));
+    assert!(tee["tdx_report_data"].as_str().unwrap().starts_with(&hex::encode(hcl.runtime_claims_hash())));
+    assert_eq!(tee["tdx_tee_tcb_svn"], hex::encode(body.tee_tcb_svn));
+    assert_eq!(tee["tdx_xfam"], hex::encode(body.xfam.to_le_bytes()));
+    assert_eq!(tee["tdx_td_attributes"], hex::encode(body.td_attributes.0.to_le_bytes()));
+    assert_eq!(tee["tdx_td_attributes_debug"], false);
+    assert_eq!(tee["tdx_td_attributes_septve_disable"], body.td_attributes.sept_ve_disable());
+    for name in ["tdx_mrtd", "tdx_rtmr0", "tdx_mrconfigid", "tdx_mrowner", "tdx_mrownerconfig"] {
+        assert_eq!(tee[name].as_str().unwrap().len(), 96, "{name}");
+    }
+    for name in ["tdx_seam_attributes", "tdx_td_attributes", "tdx_xfam"] {
+        assert_eq!(tee[name].as_str().unwrap().len(), 16, "{name}");
+    }
+    let expected: BTreeSet<String> = [
+        "x-ms-attestation-type",
+        "x-ms-compliance-status",
+        "x-ms-runtime",
+        "tdx_mrseam",
+        "tdx_mrsignerseam",
+        "tdx_mrtd",
+        "tdx_mrconfigid",
+        "tdx_mrowner",
+        "tdx_mrownerconfig",
+        "tdx_rtmr0",
+        "tdx_rtmr1",
+        "tdx_rtmr2",
+        "tdx_rtmr3",
+        "tdx_report_data",
+        "tdx_seam_attributes",
+        "tdx_tee_tcb_svn",
+        "tdx_xfam",
+        "tdx_td_attributes",
+        "tdx_td_attributes_debug",
+        "tdx_td_attributes_septve_disable",
+        "tdx_td_attributes_protection_keys",
+        "tdx_td_attributes_key_locker",
+        "tdx_td_attributes_perfmon",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(keys(tee), expected);
+}

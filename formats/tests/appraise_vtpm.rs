@@ -1,0 +1,325 @@
+//! vTPM appraisal against real evidence: the Confidential Containers quotes of an Azure SEV-SNP and
+//! an Azure TDX CVM (signed by the HCLAkPub of the HCL report beside them, nonce `challenge`), and
+//! MAA's AzureGuest REST example (a Windows Trusted Launch VM: quote, ephemeral key certification
+//! and TCG log). That example has no HCL report, so its runtime claims are built here with its AK
+//! as HCLAkPub.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cvm_attest_formats::appraise::vtpm::appraise;
+use cvm_attest_formats::appraise::{Status, Steps};
+use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, PcrBank, Pcrs, Timestamp, TpmEvidence};
+use cvm_attest_formats::eventlog::EventLog;
+use cvm_attest_formats::hcl::{HclReport, RuntimeClaims};
+use cvm_attest_formats::tpm::{AlgorithmId, Public};
+use serde_json::{Value, json};
+
+const COCO_SNP_V0: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v0.json");
+const COCO_SNP_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
+const COCO_TDX_V0: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
+const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+const AZURE_GUEST: &str = include_str!("../testdata/maa-rest-spec/AttestAzureGuestVm.json");
+
+const NONCE: &[u8] = b"challenge";
+
+const STEPS: [&str; 7] = [
+    "vtpm-ak-public",
+    "vtpm-quote-signature",
+    "vtpm-quote-structure",
+    "vtpm-quote-nonce",
+    "vtpm-pcr-digest",
+    "vtpm-ephemeral-key",
+    "eventlog-replay",
+];
+
+fn coco(json: &[u8]) -> (TpmEvidence, RuntimeClaims) {
+    let at = Timestamp::parse("2026-11-27T21:31:00Z").expect("a valid timestamp");
+    let bundle = EvidenceBundle::from_coco_json(json, at).expect("CoCo evidence");
+    let hcl = HclReport::parse(&bundle.hcl_report).expect("an HCL report");
+    let runtime = hcl.runtime_claims().expect("runtime claims");
+    (bundle.tpm, runtime)
+}
+
+fn run(tpm: &TpmEvidence, runtime: &RuntimeClaims, nonce: Option<&[u8]>, log: Option<&[u8]>) -> Steps {
+    let mut steps = Steps::default();
+    appraise(tpm, runtime, nonce, log, &mut steps);
+    steps
+}
+
+fn statuses(steps: &Steps) -> Vec<(&'static str, Status)> {
+    steps.as_slice().iter().map(|s| (s.name, s.status)).collect()
+}
+
+/// The run stopped at `name`, which failed, after the steps before it; its detail contains `words`.
+fn assert_failed_at(steps: &Steps, name: &str, words: &str) {
+    let failure = steps.failure().unwrap_or_else(|| panic!("no step failed: {steps:#?}"));
+    assert_eq!(failure.name, name, "{steps:#?}");
+    assert!(failure.detail.contains(words), "{:?} does not contain {words:?}", failure.detail);
+    let position = STEPS.iter().position(|s| *s == name).expect("a vTPM step");
+    let names: Vec<&str> = steps.as_slice().iter().map(|s| s.name).collect();
+    assert_eq!(names, STEPS[..=position], "later steps ran: {steps:#?}");
+}
+
+#[test]
+fn coco_quotes_pass_with_their_nonce() {
+    use Status::*;
+    for json in [COCO_SNP_V0, COCO_SNP_V1, COCO_TDX_V0, COCO_TDX_V1] {
+        let (tpm, runtime) = coco(json);
+        let steps = run(&tpm, &runtime, Some(NONCE), None);
+        assert_eq!(
+            statuses(&steps),
+            vec![
+                ("vtpm-ak-public", NotEvaluated),
+                ("vtpm-quote-signature", Passed),
+                ("vtpm-quote-structure", Passed),
+                ("vtpm-quote-nonce", Passed),
+                ("vtpm-pcr-digest", Passed),
+                ("vtpm-ephemeral-key", NotEvaluated),
+                ("eventlog-replay", NotEvaluated),
+            ],
+            "{steps:#?}"
+        );
+        assert!(steps.as_slice()[0].detail.contains("HCLAkPub"));
+        assert!(steps.as_slice()[3].detail.contains("\"challenge\""));
+    }
+}
+
+#[test]
+fn without_a_nonce_the_extra_data_is_shown() {
+    let (tpm, runtime) = coco(COCO_SNP_V1);
+    let steps = run(&tpm, &runtime, None, None);
+    assert_eq!(steps.failure(), None);
+    let step = &steps.as_slice()[3];
+    assert_eq!((step.name, step.status), ("vtpm-quote-nonce", Status::NotEvaluated));
+    assert!(step.detail.contains("\"challenge\" (hex 6368616c6c656e6765)"), "{}", step.detail);
+}
+
+#[test]
+fn wrong_nonce_fails_the_nonce_step() {
+    let (tpm, runtime) = coco(COCO_TDX_V1);
+    let steps = run(&tpm, &runtime, Some(b"another"), None);
+    assert_failed_at(&steps, "vtpm-quote-nonce", "\"another\"");
+}
+
+#[test]
+fn flipped_quote_byte_fails_the_signature() {
+    let (mut tpm, runtime) = coco(COCO_SNP_V1);
+    let last = tpm.quote.len() - 1;
+    tpm.quote[last] ^= 0x01;
+    let steps = run(&tpm, &runtime, Some(NONCE), None);
+    assert_failed_at(&steps, "vtpm-quote-signature", "does not verify with HCLAkPub");
+}
+
+#[test]
+fn changed_pcr_value_fails_the_pcr_digest() {
+    let (mut tpm, runtime) = coco(COCO_SNP_V0);
+    let mut values = tpm.pcrs.values().clone();
+    values.get_mut(&7).unwrap()[0] ^= 0x01;
+    tpm.pcrs = Pcrs::new(PcrBank::Sha256, values).unwrap();
+    let steps = run(&tpm, &runtime, Some(NONCE), None);
+    assert_failed_at(&steps, "vtpm-pcr-digest", "pcrDigest");
+}
+
+#[test]
+fn missing_pcr_fails_the_pcr_digest() {
+    let (mut tpm, runtime) = coco(COCO_TDX_V0);
+    let mut values = tpm.pcrs.values().clone();
+    values.remove(&23);
+    tpm.pcrs = Pcrs::new(PcrBank::Sha256, values).unwrap();
+    let steps = run(&tpm, &runtime, Some(NONCE), None);
+    assert_failed_at(&steps, "vtpm-pcr-digest", "missing [23]");
+}
+
+#[test]
+fn another_vms_hcl_ak_pub_fails_the_signature() {
+    let (tpm, _) = coco(COCO_SNP_V1);
+    let (_, tdx_runtime) = coco(COCO_TDX_V1);
+    let steps = run(&tpm, &tdx_runtime, Some(NONCE), None);
+    assert_failed_at(&steps, "vtpm-quote-signature", "does not verify");
+}
+
+#[test]
+fn runtime_claims_without_hcl_ak_pub_fail_the_first_step() {
+    let (tpm, runtime) = coco(COCO_SNP_V1);
+    let runtime = RuntimeClaims { keys: Vec::new(), ..runtime };
+    let steps = run(&tpm, &runtime, Some(NONCE), None);
+    assert_failed_at(&steps, "vtpm-ak-public", "no HCLAkPub");
+}
+
+/// MAA's AzureGuest example as vTPM evidence, its TCG log, and runtime claims naming its AK.
+struct AzureGuest {
+    tpm: TpmEvidence,
+    runtime: RuntimeClaims,
+    log: Vec<u8>,
+}
+
+fn b64(value: &Value) -> Vec<u8> {
+    STANDARD.decode(value.as_str().expect("a base64 string")).expect("valid base64")
+}
+
+/// Runtime claims whose HCLAkPub is `ak` (a TPM2B_PUBLIC).
+fn runtime_with_ak(ak: &[u8]) -> RuntimeClaims {
+    let ak = Public::parse_tpm2b(ak).expect("a TPM2B_PUBLIC");
+    let exponent = ak.effective_exponent().to_be_bytes();
+    let first = exponent.iter().position(|&b| b != 0).expect("a non-zero exponent");
+    let claims = json!({
+        "keys": [{
+            "kid": "HCLAkPub", "kty": "RSA", "key_ops": ["sign"],
+            "n": URL_SAFE_NO_PAD.encode(ak.modulus()), "e": URL_SAFE_NO_PAD.encode(&exponent[first..]),
+        }],
+        "vm-configuration": {"secure-boot": true, "tpm-enabled": true, "vmUniqueId": "00000000-0000-0000-0000-000000000000"},
+    });
+    RuntimeClaims::parse(claims.to_string().as_bytes()).expect("runtime claims")
+}
+
+fn azure_guest() -> AzureGuest {
+    let doc: Value = serde_json::from_str(AZURE_GUEST).expect("the example is JSON");
+    let info = doc["parameters"]["request"]["attestationInfo"].as_str().expect("attestationInfo");
+    let info = URL_SAFE_NO_PAD.decode(info).expect("attestationInfo is base64url");
+    let info: Value = serde_json::from_slice(&info).expect("attestationInfo is JSON");
+    let tpm_info = &info["TpmInfo"];
+    let pcrs: BTreeMap<u8, Vec<u8>> = tpm_info["PCRs"]
+        .as_array()
+        .expect("a PCR list")
+        .iter()
+        .map(|p| {
+            let index = p["Index"].as_u64().and_then(|i| u8::try_from(i).ok()).expect("a PCR index");
+            (index, b64(&p["Digest"]))
+        })
+        .collect();
+    let tpm = TpmEvidence {
+        ak_public: b64(&tpm_info["AikPub"]),
+        ak_cert: Some(b64(&tpm_info["AikCert"])),
+        quote: b64(&tpm_info["PcrQuote"]),
+        quote_signature: b64(&tpm_info["PcrSignature"]),
+        pcrs: Pcrs::new(PcrBank::Sha256, pcrs).expect("SHA-256 PCRs"),
+        ephemeral_key: Some(EphemeralKey {
+            public: b64(&tpm_info["EncKeyPub"]),
+            certify_info: b64(&tpm_info["EncKeyCertifyInfo"]),
+            certify_signature: b64(&tpm_info["EncKeyCertifyInfoSignature"]),
+        }),
+    };
+    let runtime = runtime_with_ak(&tpm.ak_public);
+    AzureGuest { tpm, runtime, log: b64(&info["TcgLogs"]) }
+}
+
+#[test]
+fn azure_guest_quote_ephemeral_key_and_log_pass() {
+    use Status::*;
+    let guest = azure_guest();
+    let steps = run(&guest.tpm, &guest.runtime, None, Some(&guest.log));
+    assert_eq!(
+        statuses(&steps),
+        vec![
+            ("vtpm-ak-public", Passed),
+            ("vtpm-quote-signature", Passed),
+            ("vtpm-quote-structure", Passed),
+            ("vtpm-quote-nonce", NotEvaluated),
+            ("vtpm-pcr-digest", Passed),
+            ("vtpm-ephemeral-key", Passed),
+            ("eventlog-replay", Passed),
+        ],
+        "{steps:#?}"
+    );
+    assert!(steps.as_slice()[3].detail.contains("extraData is empty"), "{steps:#?}");
+    let replay = &steps.as_slice()[6].detail;
+    assert!(replay.contains("PCRs [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14]"), "{replay}");
+}
+
+#[test]
+fn azure_guest_with_an_expected_nonce_fails_on_its_empty_extra_data() {
+    let guest = azure_guest();
+    let steps = run(&guest.tpm, &guest.runtime, Some(NONCE), Some(&guest.log));
+    assert_failed_at(&steps, "vtpm-quote-nonce", "extraData is empty");
+}
+
+#[test]
+fn azure_guest_ak_public_must_be_hcl_ak_pub() {
+    let guest = azure_guest();
+    let (_, snp_runtime) = coco(COCO_SNP_V1);
+    let steps = run(&guest.tpm, &snp_runtime, None, Some(&guest.log));
+    assert_failed_at(&steps, "vtpm-ak-public", "modulus");
+}
+
+#[test]
+fn azure_guest_ak_public_must_be_a_restricted_signing_key() {
+    let guest = azure_guest();
+    // The ephemeral key is a decryption key: named as HCLAkPub and AK, it is refused as an AK.
+    let tpm = TpmEvidence { ak_public: guest.tpm.ephemeral_key.clone().unwrap().public, ..guest.tpm };
+    let runtime = runtime_with_ak(&tpm.ak_public);
+    let steps = run(&tpm, &runtime, None, Some(&guest.log));
+    assert_failed_at(&steps, "vtpm-ak-public", "not a restricted signing key");
+}
+
+#[test]
+fn azure_guest_swapped_ephemeral_key_fails_its_certification() {
+    let guest = azure_guest();
+    let mut tpm = guest.tpm;
+    // Another decryption key than the certified one: its name differs.
+    let key = tpm.ephemeral_key.as_mut().unwrap();
+    let last = key.public.len() - 1;
+    key.public[last] ^= 0x01;
+    let steps = run(&tpm, &guest.runtime, None, Some(&guest.log));
+    assert_failed_at(&steps, "vtpm-ephemeral-key", "the certification names");
+}
+
+#[test]
+fn azure_guest_certification_must_be_signed_by_the_ak() {
+    let guest = azure_guest();
+    let mut tpm = guest.tpm;
+    tpm.ephemeral_key.as_mut().unwrap().certify_signature[10] ^= 0x01;
+    let steps = run(&tpm, &guest.runtime, None, Some(&guest.log));
+    assert_failed_at(&steps, "vtpm-ephemeral-key", "certification signature does not verify");
+}
+
+#[test]
+fn azure_guest_tampered_log_event_fails_the_replay() {
+    let guest = azure_guest();
+    let log = EventLog::parse(&guest.log).unwrap();
+    let event =
+        log.events().iter().find(|e| e.pcr_index == 7 && e.digest(AlgorithmId::SHA256).is_some()).unwrap();
+    let digest = event.digest(AlgorithmId::SHA256).unwrap();
+    let at = guest.log.windows(digest.len()).position(|w| w == digest).unwrap();
+    let mut tampered = guest.log.clone();
+    tampered[at] ^= 0x01;
+    let steps = run(&guest.tpm, &guest.runtime, None, Some(&tampered));
+    assert_failed_at(&steps, "eventlog-replay", "PCR 7 (log ");
+    let detail = &steps.failure().unwrap().detail;
+    assert!(!detail.contains("PCR 0 "), "only PCR 7 is named: {detail}");
+}
+
+#[test]
+fn a_log_that_does_not_parse_fails_the_replay() {
+    let guest = azure_guest();
+    let steps = run(&guest.tpm, &guest.runtime, None, Some(&guest.log[..100]));
+    assert_failed_at(&steps, "eventlog-replay", "does not parse");
+}
+
+#[test]
+fn a_log_for_other_pcrs_fails_the_replay() {
+    // The CoCo quotes cover PCRs 0–23; the AzureGuest log replays to other values.
+    let (tpm, runtime) = coco(COCO_SNP_V1);
+    let guest = azure_guest();
+    let steps = run(&tpm, &runtime, Some(NONCE), Some(&guest.log));
+    assert_failed_at(&steps, "eventlog-replay", "does not give PCR 0 (log ");
+}
+
+#[test]
+fn truncated_quote_fails_the_signature_before_its_structure() {
+    let (mut tpm, runtime) = coco(COCO_TDX_V1);
+    tpm.quote.truncate(20);
+    let steps = run(&tpm, &runtime, Some(NONCE), None);
+    assert_failed_at(&steps, "vtpm-quote-signature", "does not verify");
+}
+
+#[test]
+fn a_signed_certification_is_not_a_quote() {
+    // The AK signed the ephemeral key's certification: a genuine TPMS_ATTEST, of the wrong type.
+    let guest = azure_guest();
+    let key = guest.tpm.ephemeral_key.clone().unwrap();
+    let tpm = TpmEvidence { quote: key.certify_info, quote_signature: key.certify_signature, ..guest.tpm };
+    let steps = run(&tpm, &guest.runtime, None, Some(&guest.log));
+    assert_failed_at(&steps, "vtpm-quote-structure", "expected TPM_ST_ATTEST_QUOTE 0x8018");
+}
