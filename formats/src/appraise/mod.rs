@@ -20,6 +20,11 @@ pub mod vtpm;
 
 use serde::Serialize;
 
+use crate::bundle::{EvidenceBundle, Platform};
+use crate::hcl::{HardwareReport, HclReport, RuntimeClaims};
+use crate::nonce;
+use crate::tdx::{TdQuote, TdReport};
+
 pub use anchors::TrustAnchors;
 
 /// How one step ended.
@@ -61,6 +66,19 @@ impl Steps {
         result
     }
 
+    /// Record a step that produces a value (parsing, mostly): `Ok` passes with `detail(&value)`, `Err`
+    /// fails with the error's message.
+    pub fn require<T, E: std::fmt::Display>(
+        &mut self,
+        name: &'static str,
+        result: Result<T, E>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Option<T> {
+        let outcome = result.as_ref().map(detail).map_err(ToString::to_string);
+        self.check(name, outcome)?;
+        result.ok()
+    }
+
     /// Record a check that could not be made.
     pub fn not_evaluated(&mut self, name: &'static str, why: impl Into<String>) {
         self.0.push(Step { name, status: Status::NotEvaluated, detail: why.into() });
@@ -74,4 +92,124 @@ impl Steps {
     pub fn as_slice(&self) -> &[Step] {
         &self.0
     }
+}
+
+/// What the relying party expects and trusts.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// The nonce the evidence must carry, when freshness is to be checked.
+    pub expected_nonce: Option<&'a [u8]>,
+    pub anchors: &'a TrustAnchors,
+    pub collateral: &'a [tdx::Collateral<'a>],
+}
+
+/// The outcome of one appraisal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appraisal {
+    pub steps: Steps,
+    /// The claims (MAA's shape), only when no step failed.
+    pub claims: Option<serde_json::Value>,
+}
+
+/// Appraise a whole bundle: hardware report and its endorsement, the runtime claims' binding to it,
+/// the vTPM evidence against the AK the runtime claims vouch for, and the nonce.
+pub fn appraise(bundle: &EvidenceBundle, policy: &Policy<'_>) -> Appraisal {
+    let mut steps = Steps::default();
+    let claims = appraise_steps(bundle, policy, &mut steps);
+    Appraisal { steps, claims }
+}
+
+fn appraise_steps(
+    bundle: &EvidenceBundle,
+    policy: &Policy<'_>,
+    steps: &mut Steps,
+) -> Option<serde_json::Value> {
+    let hcl = steps.require("hcl-report", HclReport::parse(&bundle.hcl_report), |hcl| {
+        format!(
+            "{} bytes, version {}, {:?} hardware report",
+            hcl.as_bytes().len(),
+            hcl.header().version,
+            hcl.report_type()
+        )
+    })?;
+    let td_quote: TdQuote;
+    let hardware = match (hcl.hardware_report(), bundle.platform) {
+        (HardwareReport::Snp(report), Platform::AzureSevSnp) => {
+            snp::appraise(report, bundle.vcek_chain.as_deref(), policy.anchors, steps)?;
+            claims::Hardware::Snp(report)
+        }
+        (HardwareReport::Tdx(raw), Platform::AzureTdx) => {
+            let td_report = steps.require("tdx-td-report", TdReport::parse(raw.as_bytes()), |_| {
+                "the HCL report holds a 1024-byte TDX TD report".to_owned()
+            })?;
+            let quote = match &bundle.td_quote {
+                Some(bytes) => TdQuote::parse(bytes).map_err(|e| e.to_string()),
+                None => Err("the evidence has no TD quote (from IMDS /acc/tdquote)".to_owned()),
+            };
+            let quote =
+                steps.require("tdx-quote", quote, |q| format!("TD quote version {}", q.header().version))?;
+            tdx::appraise(&quote, Some(&td_report), policy.anchors, policy.collateral, steps)?;
+            td_quote = quote;
+            claims::Hardware::Tdx(&td_quote)
+        }
+        (HardwareReport::TrustedLaunch, _) => {
+            steps.check(
+                "hardware-report",
+                Err("a Trusted Launch VM has no hardware (TEE) report: there is nothing to appraise offline"
+                    .to_owned()),
+            )?;
+            return None;
+        }
+        (_, platform) => {
+            steps.check(
+                "hardware-report",
+                Err(format!(
+                    "the evidence says {} but the HCL report is {:?}",
+                    platform.name(),
+                    hcl.report_type()
+                )),
+            )?;
+            return None;
+        }
+    };
+    steps.check(
+        "hcl-binding",
+        hcl.verify_binding()
+            .map(|()| "the hardware report's report_data is SHA-256 of the runtime claims".to_owned())
+            .map_err(|e| e.to_string()),
+    )?;
+    let runtime = steps.require("runtime-claims", hcl.runtime_claims(), |claims| {
+        format!("vmUniqueId {}", claims.vm_configuration.vm_unique_id)
+    })?;
+    vtpm::appraise(&bundle.tpm, &runtime, policy.expected_nonce, bundle.event_log.as_deref(), steps)?;
+    report_user_data(&runtime, policy.expected_nonce, steps)?;
+    Some(claims::azure_vm(bundle, &hcl, hardware))
+}
+
+/// With a fresh report, the runtime claims' `user-data` is the nonce (zero-padded, or its SHA-512).
+/// A report never regenerated has zero user data: the quote alone then carries freshness.
+fn report_user_data(runtime: &RuntimeClaims, expected: Option<&[u8]>, steps: &mut Steps) -> Option<()> {
+    const NAME: &str = "report-user-data";
+    let Some(expected) = expected else {
+        steps.not_evaluated(NAME, "no expected nonce given");
+        return Some(());
+    };
+    match runtime.user_data {
+        None => {
+            steps.not_evaluated(NAME, "the runtime claims have no user-data; the quote carries the nonce")
+        }
+        Some(data) if data == [0; 64] => steps.not_evaluated(
+            NAME,
+            "the report was not regenerated with user data (all zero); the vTPM quote carries the nonce",
+        ),
+        Some(data) => {
+            let outcome = if data == nonce::user_data(expected) {
+                Ok("the fresh HCL report's user-data is the expected nonce".to_owned())
+            } else {
+                Err(format!("user-data {} is not the expected nonce", hex::encode(data)))
+            };
+            steps.check(NAME, outcome)?;
+        }
+    }
+    Some(())
 }

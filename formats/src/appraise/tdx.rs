@@ -249,7 +249,7 @@ fn qe_binding(quote: &TdQuote) -> Result<String, String> {
         Sha256::new().chain_update(quote.attestation_key()).chain_update(quote.qe_auth_data()).finalize();
     let report_data = quote.qe_report().report_data;
     let (head, tail) = report_data.split_at(expected.len());
-    if head != expected.as_slice() {
+    if head != &expected[..] {
         return Err(format!(
             "QE report_data[..32] is {}, expected SHA-256(attestation key ‖ QE auth data) = {}",
             hex::encode(head),

@@ -8,4 +8,5 @@ mod loading;
 mod plugins;
 mod support;
 mod swtpm;
+mod verify;
 mod vtpm;
