@@ -158,6 +158,16 @@ pub enum ReportType {
     Tdx,
 }
 
+impl fmt::Display for ReportType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReportType::Snp => "SEV-SNP",
+            ReportType::TrustedLaunch => "Trusted Launch",
+            ReportType::Tdx => "TDX",
+        })
+    }
+}
+
 impl ReportType {
     fn from_code(code: u32) -> Option<Self> {
         match code {

@@ -126,7 +126,7 @@ fn appraise_steps(
 ) -> Option<serde_json::Value> {
     let hcl = steps.require("hcl-report", HclReport::parse(&bundle.hcl_report), |hcl| {
         format!(
-            "{} bytes, version {}, {:?} hardware report",
+            "{} bytes, version {}, {} hardware report",
             hcl.as_bytes().len(),
             hcl.header().version,
             hcl.report_type()
@@ -164,7 +164,7 @@ fn appraise_steps(
             steps.check(
                 "hardware-report",
                 Err(format!(
-                    "the evidence says {} but the HCL report is {:?}",
+                    "the evidence says {} but the HCL report is {}",
                     platform.name(),
                     hcl.report_type()
                 )),

@@ -141,8 +141,8 @@ struct Quote {
 impl Quote {
     fn describe(&self) -> String {
         format!(
-            "magic TPM_GENERATED_VALUE, type TPM_ST_ATTEST_QUOTE (0x{TPM_ST_ATTEST_QUOTE:04x}), SHA-256 bank with PCRs {:?}",
-            self.selection.indices()
+            "magic TPM_GENERATED_VALUE, type TPM_ST_ATTEST_QUOTE (0x{TPM_ST_ATTEST_QUOTE:04x}), SHA-256 bank with PCRs {}",
+            pcr_list(self.selection.indices())
         )
     }
 }
@@ -215,15 +215,33 @@ fn check_pcr_digest(quote: &Quote, pcrs: &Pcrs) -> Result<String, String> {
     let computed = pcr_digest(bank, pcrs.values().values().map(Vec::as_slice));
     if computed != quote.pcr_digest {
         return Err(format!(
-            "the quote's pcrDigest is {}, but {bank} of the supplied values of PCRs {selected:?} is {}",
+            "the quote's pcrDigest is {}, but {bank} of the supplied values of PCRs {} is {}",
             hex::encode(&quote.pcr_digest),
+            pcr_list(selected.iter().copied()),
             hex::encode(&computed)
         ));
     }
     Ok(format!(
-        "pcrDigest {} is {bank} of the supplied values of PCRs {selected:?}",
-        hex::encode(&quote.pcr_digest)
+        "pcrDigest {} is {bank} of the supplied values of PCRs {}",
+        hex::encode(&quote.pcr_digest),
+        pcr_list(selected.iter().copied())
     ))
+}
+
+/// PCR indices as ranges: `0-7, 14, 23`.
+fn pcr_list(indices: impl IntoIterator<Item = u32>) -> String {
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for index in indices {
+        match ranges.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(index) => *last = index,
+            _ => ranges.push((index, index)),
+        }
+    }
+    let text: Vec<String> = ranges
+        .iter()
+        .map(|&(first, last)| if first == last { first.to_string() } else { format!("{first}-{last}") })
+        .collect();
+    text.join(", ")
 }
 
 fn bank_hash(bank: PcrBank) -> HashAlg {

@@ -8,7 +8,7 @@ use std::fmt;
 
 use cvm_attest_formats::bundle::{self, EvidenceBundle, EvidenceKind, Timestamp};
 use cvm_attest_formats::eventlog::{EventLog, LogFormat};
-use cvm_attest_formats::hcl::{HardwareReport, HclReport, ReportType};
+use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
 use cvm_attest_formats::tdx::{TdQuote, TdReport};
 use cvm_attest_formats::tpm::{self, Attest, HashAlg};
@@ -157,7 +157,7 @@ impl Summary {
         let header = hcl.header();
         let mut fields = vec![
             ("version", header.version.into()),
-            ("report_type", report_type_name(hcl.report_type()).into()),
+            ("report_type", hcl.report_type().to_string().into()),
             ("size", hcl.as_bytes().len().into()),
             ("runtime_claims_bytes", hcl.runtime_claims_json().len().into()),
         ];
@@ -350,14 +350,6 @@ impl Summary {
             }
             Err(err) => self.check("event-log-parses", false, err.to_string()),
         }
-    }
-}
-
-fn report_type_name(report_type: ReportType) -> &'static str {
-    match report_type {
-        ReportType::Snp => "sev-snp",
-        ReportType::Tdx => "tdx",
-        ReportType::TrustedLaunch => "trusted-launch",
     }
 }
 

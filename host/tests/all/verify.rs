@@ -47,8 +47,9 @@ fn stderr(output: &Output) -> String {
 }
 
 fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&output.stdout), stderr(output)))
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&output.stdout), stderr(output))
+    })
 }
 
 /// The failed step of a rejected run, after checking it is the last one reported.
@@ -63,7 +64,8 @@ fn failed_step(result: &Value) -> String {
 /// A temp copy of a fixture with `edit` applied to its parsed JSON.
 fn tampered(fixture: &str, edit: impl FnOnce(&mut Value)) -> (tempfile::TempDir, PathBuf) {
     let mut value: Value =
-        serde_json::from_slice(&std::fs::read(repo_root().join(fixture)).expect("fixture")).expect("JSON fixture");
+        serde_json::from_slice(&std::fs::read(repo_root().join(fixture)).expect("fixture"))
+            .expect("JSON fixture");
     edit(&mut value);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("evidence.json");
@@ -97,8 +99,13 @@ fn real_snp_and_tdx_evidence_verifies_with_the_nonce() {
         for step in result["steps"].as_array().expect("steps") {
             assert_ne!(step["status"], "failed", "{fixture}: {step}");
         }
-        let passed = |name: &str| result["steps"].as_array().unwrap().iter().any(|s| s["name"] == name && s["status"] == "passed");
-        assert!(passed("hcl-binding") && passed("vtpm-quote-signature") && passed("vtpm-quote-nonce"), "{result:#}");
+        let passed = |name: &str| {
+            result["steps"].as_array().unwrap().iter().any(|s| s["name"] == name && s["status"] == "passed")
+        };
+        assert!(
+            passed("hcl-binding") && passed("vtpm-quote-signature") && passed("vtpm-quote-nonce"),
+            "{result:#}"
+        );
         assert_eq!(result["claims"]["x-ms-isolation-tee"]["x-ms-attestation-type"], tee, "{fixture}");
         assert_eq!(result["verifier"]["name"], "offline");
         assert_eq!(result["verifier"]["sha256"].as_str().map(str::len), Some(64), "audit trail");
@@ -107,18 +114,14 @@ fn real_snp_and_tdx_evidence_verifies_with_the_nonce() {
 
 #[test]
 fn a_per_step_table_on_the_terminal_and_claim_checks_on_the_result() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let check = dir.path().join("check.json");
-    std::fs::write(
-        &check,
-        r#"{"/x-ms-isolation-tee/x-ms-sevsnpvm-is-debuggable": false, "/x-ms-isolation-tee/x-ms-attestation-type": "sevsnpvm"}"#,
-    )
-    .expect("write check");
-    let check_arg = format!("claim-equals={}", check.display());
+    // The README's example check, which MAA tokens of SEV-SNP CVMs satisfy too.
+    let check_arg = format!("claim-equals={}", repo_root().join("examples/checks/sevsnp-cvm.json").display());
     let run = verify(&repo_root().join(SNP), &["--nonce", NONCE, "--check", &check_arg]);
     let text = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{text}\n{}", stderr(&run));
-    for expected in ["pass  snp-report-signature", "pass  vtpm-pcr-digest", "check claim-equals: pass", "verified"] {
+    for expected in
+        ["pass  snp-report-signature", "pass  vtpm-pcr-digest", "check claim-equals: pass", "verified"]
+    {
         let compact = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(compact(&text).contains(&compact(expected)), "missing `{expected}` in:\n{text}");
     }
@@ -140,13 +143,33 @@ fn every_tampering_fails_at_its_step() {
     type Edit = Box<dyn FnOnce(&mut Value)>;
     let cases: Vec<(&str, &str, Edit, &str)> = vec![
         // The SNP report starts at 0x20 of the HCL report; its measurement is at 0x90 within it.
-        ("SNP report byte", SNP, Box::new(|v| flip_base64url(&mut v["hcl_report"], 0x20 + 0x90)), "snp-report-signature"),
+        (
+            "SNP report byte",
+            SNP,
+            Box::new(|v| flip_base64url(&mut v["hcl_report"], 0x20 + 0x90)),
+            "snp-report-signature",
+        ),
         // The signature is at 0x2A0 of the SNP report.
-        ("SNP signature byte", SNP, Box::new(|v| flip_base64url(&mut v["hcl_report"], 0x20 + 0x2A0)), "snp-report-signature"),
+        (
+            "SNP signature byte",
+            SNP,
+            Box::new(|v| flip_base64url(&mut v["hcl_report"], 0x20 + 0x2A0)),
+            "snp-report-signature",
+        ),
         // The runtime JSON starts at 0x4D4; byte 100 is inside a key's base64url modulus.
-        ("runtime JSON byte", SNP, Box::new(|v| flip_base64url(&mut v["hcl_report"], 0x4D4 + 100)), "hcl-binding"),
+        (
+            "runtime JSON byte",
+            SNP,
+            Box::new(|v| flip_base64url(&mut v["hcl_report"], 0x4D4 + 100)),
+            "hcl-binding",
+        ),
         ("VCEK byte", SNP, Box::new(|v| flip_base64url(&mut v["vcek"], 200)), "snp-vcek-chain"),
-        ("quote byte", SNP, Box::new(|v| flip_hex(&mut v["tpm_quote"]["message"], 40)), "vtpm-quote-signature"),
+        (
+            "quote byte",
+            SNP,
+            Box::new(|v| flip_hex(&mut v["tpm_quote"]["message"], 40)),
+            "vtpm-quote-signature",
+        ),
         ("PCR value", SNP, Box::new(|v| flip_hex(&mut v["tpm_quote"]["pcrs"][3], 0)), "vtpm-pcr-digest"),
         ("TD quote byte", TDX, Box::new(|v| flip_base64url(&mut v["td_quote"], 200)), "tdx-quote-signature"),
     ];
@@ -172,7 +195,10 @@ fn operator_trust_anchors_replace_the_built_in_roots() {
     let anchors = repo_root().join("formats/anchors");
     let ark = format!("amd-ark-genoa={}", anchors.join("genoa-ark.pem").display());
     let ask = format!("amd-ask-genoa={}", anchors.join("genoa-ask.pem").display());
-    let run = verify(&repo_root().join(SNP), &["--nonce", NONCE, "-o", "json", "--trust-anchor", &ark, "--trust-anchor", &ask]);
+    let run = verify(
+        &repo_root().join(SNP),
+        &["--nonce", NONCE, "-o", "json", "--trust-anchor", &ark, "--trust-anchor", &ask],
+    );
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     assert_eq!(failed_step(&json(&run)), "snp-vcek-chain");
 
@@ -186,7 +212,10 @@ fn partial_evidence_is_refused_with_what_to_do() {
     let run = verify(&repo_root().join("formats/testdata/tpm/trustee-milan-hcl-report.bin"), &[]);
     assert_eq!(run.status.code(), Some(2));
     let message = stderr(&run);
-    assert!(message.contains("HCL report alone is not enough") && message.contains("evidence collect"), "{message}");
+    assert!(
+        message.contains("HCL report alone is not enough") && message.contains("evidence collect"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -205,4 +234,21 @@ fn the_offline_verifier_asks_for_no_capabilities_and_imports_no_io() {
     for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http", "cvm-attest:plugin/log"] {
         assert!(!imports.contains(forbidden), "imports {forbidden}: {imports}");
     }
+}
+
+#[test]
+fn the_example_check_holds_for_maa_tokens_and_offline_results_alike() {
+    let (dir, config) = plugins();
+    let run = cvm_attest()
+        .args(["plugin", "run", "claim-equals", "--plugin-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--claims")
+        .arg(repo_root().join("examples/claims/sharedweu-sevsnp-2023-03-30.json"))
+        .arg("--plugin-config")
+        .arg(repo_root().join("examples/checks/sevsnp-cvm.json"))
+        .output()
+        .expect("run cvm-attest");
+    assert!(run.status.success(), "{}{}", String::from_utf8_lossy(&run.stdout), stderr(&run));
 }

@@ -68,7 +68,8 @@ impl verifier::Plugin for Offline {
 
 /// The WIT evidence record as the library's bundle.
 fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
-    let tpm = evidence.tpm.ok_or("the evidence has no vTPM part; the offline verifier needs the TPM quote")?;
+    let tpm =
+        evidence.tpm.ok_or("the evidence has no vTPM part; the offline verifier needs the TPM quote")?;
     if tpm.pcr_bank != PcrBank::Sha256.name() {
         return Err(format!("PCR bank `{}` is not supported; Azure attestation uses sha256", tpm.pcr_bank));
     }
