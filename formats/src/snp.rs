@@ -31,6 +31,8 @@ const CHIP_ID_OFFSET: usize = 0x1A0;
 #[derive(Clone)]
 pub struct SnpReport {
     bytes: Vec<u8>,
+    /// As in the bytes (the sev crate's copy says 2 for a version-1 report).
+    version: u32,
     report: AttestationReport,
 }
 
@@ -71,8 +73,8 @@ impl SnpReport {
         let bytes = r.take("ATTESTATION_REPORT", REPORT_SIZE)?;
         let mut fields = Reader::new(STRUCTURE, bytes);
         let version = fields.u32_le("version")?;
-        if version < 2 {
-            return Err(r.unsupported("version", start, version.to_string(), "2 and later"));
+        if version < 1 {
+            return Err(r.unsupported("version", start, version.to_string(), "1 and later"));
         }
         if version >= 3 {
             // The sev crate picks the TCB layout from CPUID family/model; say which values it refused.
@@ -101,10 +103,20 @@ impl SnpReport {
                 ));
             }
         }
-        let report = AttestationReport::from_bytes(bytes).map_err(|err| {
+        let report = if version == 1 {
+            // Version 1 (SNP firmware before 1.51) has version 2's layout with fewer fields defined,
+            // and those read as zero; the sev crate only knows 2 and later, so it reads a relabelled
+            // copy. The source bytes are kept as they are: the signature covers them.
+            let mut relabelled = bytes.to_vec();
+            relabelled.splice(0..4, 2u32.to_le_bytes());
+            AttestationReport::from_bytes(&relabelled)
+        } else {
+            AttestationReport::from_bytes(bytes)
+        };
+        let report = report.map_err(|err| {
             r.invalid("ATTESTATION_REPORT", start, "a report the sev crate accepts", err.to_string())
         })?;
-        Ok(SnpReport { bytes: bytes.to_vec(), report })
+        Ok(SnpReport { bytes: bytes.to_vec(), version, report })
     }
 
     /// The exact 1184 source bytes.
@@ -124,7 +136,7 @@ impl SnpReport {
 
     /// Report format version (2 and 3 are seen on Azure).
     pub fn version(&self) -> u32 {
-        self.report.version
+        self.version
     }
 
     /// The guest SVN from the ID block.

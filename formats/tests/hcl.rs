@@ -323,7 +323,7 @@ fn rejects_malformed_hardware_reports() {
 
     // Errors from the SNP report carry offsets in the HCL report.
     let mut b = TRUSTEE_SNP.to_vec();
-    put_u32(&mut b, 0x20, 1);
+    put_u32(&mut b, 0x20, 0);
     assert_eq!(invalid_field(&b), ("version", 0x20));
 }
 

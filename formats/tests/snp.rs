@@ -147,17 +147,22 @@ fn rejects_wrong_sizes() {
 }
 
 #[test]
-fn rejects_version_1_reports() {
-    // MAA's own SevSnpVm example carries a version-1 report, which the sev crate does not parse.
+fn reads_version_1_reports_and_rejects_version_0() {
+    // MAA's own SevSnpVm example carries a version-1 report (SNP firmware before 1.51).
     let example: serde_json::Value = serde_json::from_str(MAA_SEVSNPVM_EXAMPLE).unwrap();
     let report = BASE64URL.decode(example["parameters"]["body"]["report"].as_str().unwrap()).unwrap();
     let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
-    let snp = BASE64URL.decode(report["SnpReport"].as_str().unwrap()).unwrap();
-    assert_eq!(snp.len(), 1184);
+    let mut snp = BASE64URL.decode(report["SnpReport"].as_str().unwrap()).unwrap();
+    let parsed = SnpReport::parse(&snp).unwrap();
+    assert_eq!(parsed.version(), 1);
+    assert_eq!(parsed.as_bytes(), &snp[..], "the source bytes are kept, version included");
+    assert_eq!(parsed.vmpl(), 0);
+
+    snp[0] = 0;
     let err = SnpReport::parse(&snp).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "SEV-SNP attestation report: unsupported version 1 at offset 0 (supported: 2 and later)"
+        "SEV-SNP attestation report: unsupported version 0 at offset 0 (supported: 1 and later)"
     );
 }
 
