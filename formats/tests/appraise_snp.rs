@@ -155,7 +155,9 @@ fn thim_sidecar_report_passes() {
     let report = SnpReport::parse(SIDECAR_REPORT).unwrap();
     let steps = appraise(&report, Some(&thim.vcek_chain_pem()), &TrustAnchors::builtin());
     assert_passes(&steps);
-    assert!(detail(&steps, "snp-vcek-chain").starts_with("SEV-VCEK → SEV-Milan (pinned) → ARK-Milan (pinned)"));
+    assert!(
+        detail(&steps, "snp-vcek-chain").starts_with("SEV-VCEK → SEV-Milan (pinned) → ARK-Milan (pinned)")
+    );
 }
 
 /// MAA's `attest/SevSnpVm` example: a version-1 report with its VCEK chain.
@@ -172,7 +174,9 @@ fn maa_rest_spec_example_passes() {
     assert_passes(&steps);
     // Its chain with a report from another chip: the chain step passes, the chip id does not.
     let steps = appraise(&trustee_report(), Some(&chain), &TrustAnchors::builtin());
-    assert!(detail(&steps, "snp-vcek-chain").starts_with("SEV-VCEK → SEV-Milan (pinned) → ARK-Milan (pinned)"));
+    assert!(
+        detail(&steps, "snp-vcek-chain").starts_with("SEV-VCEK → SEV-Milan (pinned) → ARK-Milan (pinned)")
+    );
     assert_fails_at(&steps, "snp-chip-id");
 }
 

@@ -13,6 +13,7 @@
 //! * [`vtpm`]: the vTPM quote and ephemeral key, checked against the AK the hardware report vouches for.
 
 pub mod anchors;
+mod cert;
 pub mod claims;
 pub mod snp;
 pub mod tdx;

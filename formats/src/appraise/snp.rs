@@ -9,15 +9,14 @@ use std::fmt;
 
 use p384::ecdsa::signature::Verifier;
 use sev::certs::snp::{Certificate as SevCertificate, Verifiable};
-use x509_cert::Certificate as X509;
+use x509_cert::der::Decode;
 use x509_cert::der::asn1::{ObjectIdentifier, OctetStringRef};
-use x509_cert::der::{Decode, pem};
 
 use super::Steps;
 use super::anchors::{AmdRoots, TrustAnchors};
+use super::cert::Cert;
 use crate::snp::{Generation, GuestPolicy, SnpReport, Tcb};
 
-const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 // VCEK extensions, AMD's VCEK specification (57230) table 9.
 const BOOTLOADER_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
 const TEE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.2");
@@ -48,48 +47,13 @@ pub fn appraise(
     steps.check("snp-policy", check_policy(report.policy(), report.vmpl()))
 }
 
-/// A certificate with the DER it arrived as: the evidence's ARK is compared byte for byte.
-struct Cert {
-    der: Vec<u8>,
-    x509: X509,
-}
-
-impl Cert {
-    fn from_pem(pem_text: &str) -> Result<Self, String> {
-        let (label, der) = pem::decode_vec(pem_text.as_bytes()).map_err(|err| format!("not PEM ({err})"))?;
-        if label != "CERTIFICATE" {
-            return Err(format!("a PEM `{label}`, not a CERTIFICATE"));
-        }
-        let x509 = X509::from_der(&der).map_err(|err| format!("not an X.509 certificate ({err})"))?;
-        Ok(Cert { der, x509 })
-    }
-
-    /// The subject's common name (`ARK-Milan`, `SEV-Milan`, `SEV-VCEK`), or the whole subject.
-    fn name(&self) -> String {
-        let subject = &self.x509.tbs_certificate.subject;
-        subject
-            .0
-            .iter()
-            .flat_map(|rdn| rdn.0.iter())
-            .find(|atv| atv.oid == COMMON_NAME)
-            .and_then(|atv| atv.to_string().strip_prefix("CN=").map(str::to_owned))
-            .unwrap_or_else(|| subject.to_string())
-    }
-
-    /// The value of the extension `oid`, if present.
-    fn extension(&self, oid: ObjectIdentifier) -> Option<&[u8]> {
-        let extensions = self.x509.tbs_certificate.extensions.as_deref()?;
-        extensions.iter().find(|ext| ext.extn_id == oid).map(|ext| ext.extn_value.as_bytes())
-    }
-}
-
 /// Whether `issuer`'s key made `subject`'s RSA-PSS/SHA-384 signature.
 fn signs(issuer: &Cert, subject: &Cert) -> Result<(), String> {
     let issuer_cert = SevCertificate::from(issuer.x509.clone());
     let subject_cert = SevCertificate::from(subject.x509.clone());
     (&issuer_cert, &subject_cert)
         .verify()
-        .map_err(|err| format!("{} is not signed by {} ({err})", subject.name(), issuer.name()))
+        .map_err(|err| format!("{} is not signed by {} ({err})", subject.common_name(), issuer.common_name()))
 }
 
 /// The chain as the evidence carries it: VCEK first, then optionally its ASK and the ARK.
@@ -137,8 +101,8 @@ impl EvidenceChain {
             return Err(format!(
                 "the evidence's ARK ({}) is not the pinned {} byte for byte; remove it from the chain or \
                  trust the roots it belongs to",
-                theirs.name(),
-                ark.name()
+                theirs.common_name(),
+                ark.common_name()
             ));
         }
         let pinned_ask = Cert::from_pem(&roots.ask_pem)
@@ -151,7 +115,12 @@ impl EvidenceChain {
         if ask.der != pinned_ask.der {
             signs(&ark, ask)?;
         }
-        Ok(ChainPath { generation, ask: ask.name(), ask_pinned: ask.der == pinned_ask.der, ark: ark.name() })
+        Ok(ChainPath {
+            generation,
+            ask: ask.common_name(),
+            ask_pinned: ask.der == pinned_ask.der,
+            ark: ark.common_name(),
+        })
     }
 }
 
@@ -180,7 +149,11 @@ impl fmt::Display for VerifiedChain {
         } else {
             "the pinned ASK that signed the VCEK (the report has no CPUID)"
         };
-        write!(f, "{} → {ask}{ask_note} → {ark} (pinned); {generation} from {source}", self.vcek.name())
+        write!(
+            f,
+            "{} → {ask}{ask_note} → {ark} (pinned); {generation} from {source}",
+            self.vcek.common_name()
+        )
     }
 }
 

@@ -18,12 +18,12 @@
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
-use x509_cert::Certificate;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::oid::AssociatedOid;
 use x509_cert::der::{Decode, Header, Reader, SliceReader};
 use x509_cert::ext::pkix::BasicConstraints;
 
+use super::cert::Cert;
 use super::{Steps, TrustAnchors};
 use crate::tdx::{Measurement, TdQuote, TdReport};
 
@@ -46,8 +46,6 @@ const TCB_INFO: &str = "intel-tcb-info";
 
 /// ecdsa-with-SHA256 (RFC 5758): how Intel signs every certificate in the SGX/TDX PKI.
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-/// id-at-commonName.
-const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 
 /// Appraise a TD quote: the steps `tdx-pck-chain`, `tdx-qe-report-signature`, `tdx-qe-binding`,
 /// `tdx-quote-signature`, `tdx-td-report-match` and `tdx-tcb-status`, in that order. Returns `None`
@@ -88,41 +86,26 @@ fn check_with<T>(steps: &mut Steps, name: &'static str, outcome: Result<(T, Stri
     value
 }
 
-/// A certificate with the exact DER it arrived as, since its signature covers those bytes.
-struct IntelCert {
-    der: Vec<u8>,
-    cert: Certificate,
-}
-
-impl IntelCert {
-    fn from_pem(pem: &str, what: &str) -> Result<Self, String> {
-        let (_, der) = x509_cert::der::pem::decode_vec(pem.as_bytes())
-            .map_err(|e| format!("{what} is not a PEM certificate: {e}"))?;
-        let cert =
-            Certificate::from_der(&der).map_err(|e| format!("{what} is not an X.509 certificate: {e}"))?;
-        Ok(IntelCert { der, cert })
+/// The Intel PKI's side of a certificate: its P-256 key and ECDSA signature.
+impl Cert {
+    fn from_intel_pem(pem: &str, what: &str) -> Result<Self, String> {
+        Cert::from_pem(pem).map_err(|e| format!("{what} is {e}"))
     }
 
-    /// `CN=…` of the subject, or the whole subject when it has no common name.
+    /// `CN=…` of the subject, as step details name Intel's certificates.
     fn subject(&self) -> String {
-        let subject = &self.cert.tbs_certificate.subject;
-        subject
-            .0
-            .iter()
-            .flat_map(|rdn| rdn.0.iter())
-            .find(|attribute| attribute.oid == COMMON_NAME)
-            .map_or_else(|| subject.to_string(), ToString::to_string)
+        format!("CN={}", self.common_name())
     }
 
     /// The same certificate, or another issuance with the same key (Intel reissued its root so).
-    fn same_key_as(&self, other: &IntelCert) -> bool {
+    fn same_key_as(&self, other: &Cert) -> bool {
         self.der == other.der
-            || self.cert.tbs_certificate.subject_public_key_info
-                == other.cert.tbs_certificate.subject_public_key_info
+            || self.x509.tbs_certificate.subject_public_key_info
+                == other.x509.tbs_certificate.subject_public_key_info
     }
 
     fn key(&self) -> Result<VerifyingKey, String> {
-        let spki = &self.cert.tbs_certificate.subject_public_key_info;
+        let spki = &self.x509.tbs_certificate.subject_public_key_info;
         VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes())
             .map_err(|_| format!("the public key of {} is not a P-256 point", self.subject()))
     }
@@ -138,15 +121,15 @@ impl IntelCert {
     }
 
     /// Check that `issuer`'s key signed this certificate with ECDSA P-256/SHA-256.
-    fn verify_signed_by(&self, issuer: &IntelCert) -> Result<(), String> {
-        let algorithm = &self.cert.signature_algorithm.oid;
+    fn verify_signed_by(&self, issuer: &Cert) -> Result<(), String> {
+        let algorithm = &self.x509.signature_algorithm.oid;
         if *algorithm != ECDSA_WITH_SHA256 {
             return Err(format!(
                 "{} is signed with algorithm {algorithm}, expected ecdsa-with-SHA256",
                 self.subject()
             ));
         }
-        let signature = Signature::from_der(self.cert.signature.raw_bytes())
+        let signature = Signature::from_der(self.x509.signature.raw_bytes())
             .map_err(|_| format!("the signature of {} is not a DER ECDSA signature", self.subject()))?;
         issuer.key()?.verify(self.tbs_der()?, &signature).map_err(|_| {
             format!(
@@ -159,7 +142,7 @@ impl IntelCert {
 
     /// Whether basicConstraints says this certificate may sign others.
     fn is_ca(&self) -> bool {
-        let extensions = self.cert.tbs_certificate.extensions.iter().flatten();
+        let extensions = self.x509.tbs_certificate.extensions.iter().flatten();
         extensions
             .filter(|extension| extension.extn_id == BasicConstraints::OID)
             .filter_map(|extension| BasicConstraints::from_der(extension.extn_value.as_bytes()).ok())
@@ -180,9 +163,9 @@ fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors) -> Result<(VerifyingKey, S
             ));
         }
     };
-    let leaf = IntelCert::from_pem(leaf, "PCK chain certificate 1 (PCK)")?;
-    let intermediate = IntelCert::from_pem(intermediate, "PCK chain certificate 2 (intermediate CA)")?;
-    let root = root.map(|pem| IntelCert::from_pem(pem, "PCK chain certificate 3 (root)")).transpose()?;
+    let leaf = Cert::from_intel_pem(leaf, "PCK chain certificate 1 (PCK)")?;
+    let intermediate = Cert::from_intel_pem(intermediate, "PCK chain certificate 2 (intermediate CA)")?;
+    let root = root.map(|pem| Cert::from_intel_pem(pem, "PCK chain certificate 3 (root)")).transpose()?;
     let pinned = pinned_root(anchors, &intermediate, root.as_ref())?;
     if !intermediate.is_ca() {
         return Err(format!("{} is not a CA certificate (basicConstraints)", intermediate.subject()));
@@ -199,15 +182,15 @@ fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors) -> Result<(VerifyingKey, S
 /// a pinned one or share its key.
 fn pinned_root(
     anchors: &TrustAnchors,
-    intermediate: &IntelCert,
-    chain_root: Option<&IntelCert>,
-) -> Result<IntelCert, String> {
+    intermediate: &Cert,
+    chain_root: Option<&Cert>,
+) -> Result<Cert, String> {
     if anchors.intel_roots.is_empty() {
         return Err("no Intel root is trusted: the trust anchors hold no `intel-sgx-root`".to_owned());
     }
     let mut failures = Vec::new();
     for (index, pem) in anchors.intel_roots.iter().enumerate() {
-        let pinned = IntelCert::from_pem(pem, &format!("pinned Intel root {}", index + 1))?;
+        let pinned = Cert::from_intel_pem(pem, &format!("pinned Intel root {}", index + 1))?;
         if chain_root.is_some_and(|root| !root.same_key_as(&pinned)) {
             failures.push(format!("{} has another public key", pinned.subject()));
             continue;

@@ -209,7 +209,7 @@ pub fn verdict_json(verdict: &types::Verdict) -> Value {
     }
 }
 
-fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
+pub fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
     match verdict {
         types::Verdict::Pass => format!("{name}: pass\n"),
         types::Verdict::Indeterminate(reason) => format!("{name}: indeterminate: {reason}\n"),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::args::VerifyArgs;
-use super::plugin::{eval_context, locate, verdict_json};
+use super::plugin::{eval_context, locate, verdict_json, verdict_text};
 use super::{Rejected, read_input};
 use crate::config::Config;
 use crate::plugins::{Kind, Plugin, Runtime, SearchPath, types};
@@ -186,25 +186,7 @@ impl Report<'_> {
             s.push_str(&format!("  {mark}  {:width$}  {}\n", step.name, step.detail));
         }
         for (outcome, _) in self.checks {
-            let verdict = match &outcome.verdict {
-                types::Verdict::Pass => "pass".to_owned(),
-                types::Verdict::Fail(findings) => format!("FAIL ({} findings)", findings.len()),
-                types::Verdict::Indeterminate(reason) => format!("indeterminate: {reason}"),
-            };
-            s.push_str(&format!("\n  check {}: {verdict}", outcome.plugin));
-            if let types::Verdict::Fail(findings) = &outcome.verdict {
-                for f in findings {
-                    s.push_str(&format!(
-                        "\n    {} {}: {}",
-                        f.code,
-                        f.claim_path.as_deref().unwrap_or("-"),
-                        f.message
-                    ));
-                }
-            }
-        }
-        if !self.checks.is_empty() {
-            s.push('\n');
+            s.push_str(&verdict_text(&format!("\n  check {}", outcome.plugin), &outcome.verdict));
         }
         s.push_str(if self.accepted { "\nverified\n" } else { "\nNOT verified\n" });
         s

@@ -1,0 +1,44 @@
+//! X.509 certificates as appraisal uses them: parsed once, with the DER they arrived as (signatures
+//! cover those bytes, and pinned certificates are compared by them).
+
+use x509_cert::Certificate;
+use x509_cert::der::asn1::ObjectIdentifier;
+use x509_cert::der::{Decode, pem};
+
+/// id-at-commonName.
+const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+
+pub(crate) struct Cert {
+    pub(crate) der: Vec<u8>,
+    pub(crate) x509: Certificate,
+}
+
+impl Cert {
+    /// One PEM `CERTIFICATE`. The error completes "… is" (e.g. "not PEM (…)").
+    pub(crate) fn from_pem(text: &str) -> Result<Self, String> {
+        let (label, der) = pem::decode_vec(text.as_bytes()).map_err(|err| format!("not PEM ({err})"))?;
+        if label != "CERTIFICATE" {
+            return Err(format!("a PEM `{label}`, not a CERTIFICATE"));
+        }
+        let x509 = Certificate::from_der(&der).map_err(|err| format!("not an X.509 certificate ({err})"))?;
+        Ok(Cert { der, x509 })
+    }
+
+    /// The subject's common name (`ARK-Milan`, `Intel SGX Root CA`), or the whole subject.
+    pub(crate) fn common_name(&self) -> String {
+        let subject = &self.x509.tbs_certificate.subject;
+        subject
+            .0
+            .iter()
+            .flat_map(|rdn| rdn.0.iter())
+            .find(|atv| atv.oid == COMMON_NAME)
+            .and_then(|atv| atv.to_string().strip_prefix("CN=").map(str::to_owned))
+            .unwrap_or_else(|| subject.to_string())
+    }
+
+    /// The value of the extension `oid`, if present.
+    pub(crate) fn extension(&self, oid: ObjectIdentifier) -> Option<&[u8]> {
+        let extensions = self.x509.tbs_certificate.extensions.as_deref()?;
+        extensions.iter().find(|ext| ext.extn_id == oid).map(|ext| ext.extn_value.as_bytes())
+    }
+}
