@@ -12,6 +12,8 @@
 //! * [`eventlog`]: TCG event logs (SHA-1 and crypto-agile) and the TDX CCEL, replayed to PCRs/RTMRs.
 //! * [`thim`]: the IMDS THIM certification document (VCEK and its chain).
 //! * [`bundle`]: the evidence bundle v1 and the other evidence encodings readers accept.
+//! * [`appraise`]: offline appraisal of a bundle (AMD/Intel chains, reports, binding, vTPM quote) into
+//!   MAA-shaped claims, step by step; the logic of the `offline` verifier plugin.
 //!
 //! Every parser returns a [`ParseError`] naming the structure, field and offset; none panics.
 
