@@ -64,7 +64,7 @@ fn azure_guest_ephemeral_key() -> EphemeralKey {
 fn snp_claims_are_the_report_and_runtime_claims() {
     let (bundle, hcl) = bundle(COCO_SNP_V1);
     let report = snp_report(&hcl);
-    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(report));
+    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(report), None);
     let runtime = hcl.runtime_claims().unwrap();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");
@@ -107,7 +107,6 @@ fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
     let token = jwt_payload(SHAREDWEU_TOKEN);
     let (mut bundle, hcl) = bundle(COCO_SNP_V1);
     // Give the evidence everything an AzureGuest request has, so every claim is produced.
-    bundle.nonce = Some(b"ADE0101".to_vec());
     bundle.tpm.ephemeral_key = Some(azure_guest_ephemeral_key());
     bundle.os = Some(OsInfo {
         os_type: "Windows".into(),
@@ -115,7 +114,7 @@ fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
         version_major: 10,
         version_minor: 0,
     });
-    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(snp_report(&hcl)));
+    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(snp_report(&hcl)), Some(b"ADE0101"));
 
     // The isolation claims are exactly MAA's; the top level is a subset (see the module docs).
     let (tee, token_tee) = (&claims["x-ms-isolation-tee"], &token["x-ms-isolation-tee"]);
@@ -180,7 +179,7 @@ fn sevsnpvm_claims_equal_the_ones_maa_issued_for_the_same_report() {
 fn tdx_claims_are_the_td_quote() {
     let (bundle, hcl) = bundle(COCO_TDX_V1);
     let quote = TdQuote::parse(bundle.td_quote.as_deref().unwrap()).unwrap();
-    let claims = azure_vm(&bundle, &hcl, Hardware::Tdx(&quote));
+    let claims = azure_vm(&bundle, &hcl, Hardware::Tdx(&quote), None);
     let body = quote.body();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");

@@ -43,8 +43,14 @@ pub enum Hardware<'a> {
     Tdx(&'a TdQuote),
 }
 
-/// The `azurevm` claim set of appraised evidence.
-pub fn azure_vm(bundle: &EvidenceBundle, hcl: &HclReport, hardware: Hardware<'_>) -> Value {
+/// The `azurevm` claim set of appraised evidence. `verified_nonce` is the nonce appraisal found
+/// bound (never the bundle's own, unchecked `nonce` field).
+pub fn azure_vm(
+    bundle: &EvidenceBundle,
+    hcl: &HclReport,
+    hardware: Hardware<'_>,
+    verified_nonce: Option<&[u8]>,
+) -> Value {
     let mut claims = Map::new();
     claims.insert("x-ms-attestation-type".into(), "azurevm".into());
     claims.insert("x-ms-ver".into(), VERSION.into());
@@ -59,7 +65,7 @@ pub fn azure_vm(bundle: &EvidenceBundle, hcl: &HclReport, hardware: Hardware<'_>
     if let Some(os) = &bundle.os {
         claims.extend(os_claims(os));
     }
-    let runtime = runtime(bundle);
+    let runtime = runtime(bundle, verified_nonce);
     if !runtime.is_empty() {
         claims.insert("x-ms-runtime".into(), runtime.into());
     }
@@ -79,12 +85,12 @@ fn os_claims(os: &OsInfo) -> Map<String, Value> {
 
 /// `x-ms-runtime`: the ephemeral key MAA would encrypt to, and the nonce as a client payload (the
 /// way the official client sends it).
-fn runtime(bundle: &EvidenceBundle) -> Map<String, Value> {
+fn runtime(bundle: &EvidenceBundle, verified_nonce: Option<&[u8]>) -> Map<String, Value> {
     let mut runtime = Map::new();
     if let Some(key) = bundle.tpm.ephemeral_key.as_ref().and_then(ephemeral_jwk) {
         runtime.insert("keys".into(), json!([key]));
     }
-    if let Some(nonce) = &bundle.nonce {
+    if let Some(nonce) = verified_nonce {
         runtime.insert("client-payload".into(), json!({ "nonce": STANDARD.encode(nonce) }));
     }
     runtime

@@ -80,6 +80,12 @@ impl Steps {
         result.ok()
     }
 
+    /// Record a failed check; always `None`, to return with.
+    pub fn fail<T>(&mut self, name: &'static str, detail: impl Into<String>) -> Option<T> {
+        self.0.push(Step { name, status: Status::Failed, detail: detail.into() });
+        None
+    }
+
     /// Record a check that could not be made.
     pub fn not_evaluated(&mut self, name: &'static str, why: impl Into<String>) {
         self.0.push(Step { name, status: Status::NotEvaluated, detail: why.into() });
@@ -154,23 +160,15 @@ fn appraise_steps(
             claims::Hardware::Tdx(&td_quote)
         }
         (HardwareReport::TrustedLaunch, _) => {
-            steps.check(
+            return steps.fail(
                 "hardware-report",
-                Err("a Trusted Launch VM has no hardware (TEE) report: there is nothing to appraise offline"
-                    .to_owned()),
-            )?;
-            return None;
+                "a Trusted Launch VM has no hardware (TEE) report: there is nothing to appraise offline",
+            );
         }
         (_, platform) => {
-            steps.check(
-                "hardware-report",
-                Err(format!(
-                    "the evidence says {} but the HCL report is {}",
-                    platform.name(),
-                    hcl.report_type()
-                )),
-            )?;
-            return None;
+            let detail =
+                format!("the evidence says {} but the HCL report is {}", platform.name(), hcl.report_type());
+            return steps.fail("hardware-report", detail);
         }
     };
     steps.check(
@@ -184,7 +182,7 @@ fn appraise_steps(
     })?;
     vtpm::appraise(&bundle.tpm, &runtime, policy.expected_nonce, bundle.event_log.as_deref(), steps)?;
     report_user_data(&runtime, policy.expected_nonce, steps)?;
-    Some(claims::azure_vm(bundle, &hcl, hardware))
+    Some(claims::azure_vm(bundle, &hcl, hardware, policy.expected_nonce))
 }
 
 /// With a fresh report, the runtime claims' `user-data` is the nonce (zero-padded, or its SHA-512).

@@ -34,7 +34,11 @@ pub fn run(args: &VerifyArgs, config: &Config, search: &SearchPath) -> anyhow::R
         verify::read_blobs("collateral", &collateral)?,
     );
     if request.expected_nonce.is_none() {
-        tracing::warn!("no --nonce given: the evidence is checked, but not that it is fresh");
+        let hint = match &bundle.nonce {
+            Some(nonce) => format!(" (it says it was collected with --nonce-hex {})", hex::encode(nonce)),
+            None => String::new(),
+        };
+        tracing::warn!("no --nonce given: the evidence is checked, but not that it is fresh{hint}");
     }
     let verified = verifier.verify(&eval_context(String::new()), &request)?;
     let failed = verify::failed_step(&verified).cloned();
