@@ -228,3 +228,20 @@ fn a_plugin_needing_a_newer_host_function_is_refused_at_load() {
     assert!(matches!(err, Error::Link { ref reason, .. } if reason.contains("log-kv")), "{err}");
     good_plugin_still_works(&runtime);
 }
+
+#[test]
+fn nothing_survives_from_one_evaluation_to_the_next() {
+    // Slots are reused (pooling allocator, pages reset in place): each evaluation must still start
+    // from the component's initial memory, zero-initialised, initialised and heap alike.
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = support::load(&runtime, &dir.install("remembers")).expect("loads");
+    for _ in 0..3 {
+        let verdict = plugin.check(&ctx(""), &claims()).expect("evaluates");
+        assert_eq!(
+            verdict,
+            types::Verdict::Indeterminate("calls 1, initial 0xc0ffee, heap mark seen false".into())
+        );
+    }
+    good_plugin_still_works(&runtime);
+}
