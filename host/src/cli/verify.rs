@@ -24,6 +24,14 @@ pub fn run(args: &VerifyArgs, config: &Config, search: &SearchPath) -> anyhow::R
         .with_context(|| format!("cannot verify {}", args.evidence.display()))?;
     let runtime = Runtime::new(config.cache_dir())?;
     let verifier = load(&runtime, search, config, &args.verifier, Kind::Verifier)?;
+    // Resolved before appraising, so that a mistyped `-o` costs nothing.
+    let format = match args.output.as_str() {
+        "text" | "json" => None,
+        name => Some(
+            load(&runtime, search, config, name, Kind::OutputFormat)
+                .with_context(|| format!("-o {name}: not `text` or `json`, so an output-format plugin"))?,
+        ),
+    };
 
     let anchors = merged(&config.trust_anchors, &args.trust_anchors);
     let collateral = merged(&config.collateral, &args.collateral);
@@ -59,11 +67,10 @@ pub fn run(args: &VerifyArgs, config: &Config, search: &SearchPath) -> anyhow::R
         checks: &checks,
     };
     let mut out = std::io::stdout().lock();
-    match args.output.as_str() {
-        "text" => write!(out, "{}", result.text(std::io::stdout().is_terminal()))?,
-        "json" => writeln!(out, "{:#}", result.json())?,
-        format => {
-            let plugin = load(&runtime, search, config, format, Kind::OutputFormat)?;
+    match (&format, args.output.as_str()) {
+        (None, "json") => writeln!(out, "{:#}", result.json())?,
+        (None, _) => write!(out, "{}", result.text(std::io::stdout().is_terminal()))?,
+        (Some(plugin), _) => {
             let outcome = types::AttestationResult {
                 claims: if accepted { verified.claims.clone() } else { "{}".to_owned() },
                 token: None,
@@ -106,7 +113,7 @@ fn load(
     Ok(runtime.load(&located, &config.policy(&located.manifest.name), config.require_pinned)?)
 }
 
-/// Run one `--check PLUGIN[=CONFIG]`; the outcome for output formats and the duration-free JSON.
+/// Run one `--check PLUGIN[=CONFIG]`: its outcome for output formats, and as JSON.
 fn run_check(
     runtime: &Runtime,
     search: &SearchPath,

@@ -22,6 +22,7 @@ fn plugins() -> (PluginDir, PathBuf) {
         .expect("offline verifier manifest");
     dir.install_as("offline", "offline", &manifest);
     dir.install("claim-equals");
+    dir.install("summary");
     let config = dir.path().join("config.toml.cfg");
     std::fs::write(&config, format!("cache_dir = {:?}\n", dir.path().join("cache").display().to_string()))
         .expect("config");
@@ -251,4 +252,26 @@ fn the_example_check_holds_for_maa_tokens_and_offline_results_alike() {
         .output()
         .expect("run cvm-attest");
     assert!(run.status.success(), "{}{}", String::from_utf8_lossy(&run.stdout), stderr(&run));
+}
+
+#[test]
+fn an_output_format_plugin_renders_the_result_and_a_wrong_name_fails_first() {
+    let check = format!("claim-equals={}", repo_root().join("examples/checks/sevsnp-cvm.json").display());
+    let run = verify(&repo_root().join(SNP), &["--nonce", NONCE, "--check", &check, "-o", "summary"]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{text}{}", stderr(&run));
+    for expected in [
+        "attestation: PASS",
+        "verifier",
+        "offline",
+        "26F8BC30-774E-4290-8E7A-535F3B672AEE",
+        "check claim-equals",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+
+    let run = verify(&repo_root().join(SNP), &["--nonce", NONCE, "-o", "yaml"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(stderr(&run).contains("-o yaml: not `text` or `json`"), "{}", stderr(&run));
+    assert!(run.stdout.is_empty(), "nothing is appraised or printed before the output is resolved");
 }
