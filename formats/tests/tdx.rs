@@ -3,6 +3,9 @@
 //! from the fixtures README and `verify/verify_tdx.py`. No v5 quote is public, so the v5 vectors are
 //! the v4 quote re-encoded with a v5 body descriptor.
 
+mod common;
+
+use common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::tdx::{TdQuote, TdQuoteBodyType, TdReport};
 use proptest::prelude::*;
@@ -224,23 +227,6 @@ fn td_report_errors_name_the_field() {
     assert_eq!(err, ParseError::TrailingBytes { structure: "TDREPORT", offset: 1024, count: 160 });
 }
 
-fn mutations(fixture: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
-    let len = fixture.len();
-    prop_oneof![
-        (0..len, any::<u8>()).prop_map(move |(i, b)| {
-            let mut v = fixture.to_vec();
-            v[i] = b;
-            v
-        }),
-        (0..len).prop_map(move |n| fixture[..n].to_vec()),
-        (0..len, proptest::collection::vec(any::<u8>(), 1..8)).prop_map(move |(i, extra)| {
-            let mut v = fixture.to_vec();
-            v.splice(i..i, extra);
-            v
-        }),
-    ]
-}
-
 proptest! {
     #[test]
     fn parsers_never_panic_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
@@ -249,7 +235,7 @@ proptest! {
     }
 
     #[test]
-    fn quote_parser_never_panics_on_mutated_quotes(bytes in mutations(TRUSTEE_QUOTE)) {
+    fn quote_parser_never_panics_on_mutated_quotes(bytes in byte_mutations(TRUSTEE_QUOTE)) {
         if let Ok(quote) = TdQuote::parse(&bytes) {
             prop_assert!(bytes.starts_with(quote.bytes()));
             prop_assert!(quote.bytes().starts_with(quote.signed_bytes()));
@@ -257,7 +243,7 @@ proptest! {
     }
 
     #[test]
-    fn report_parser_never_panics_on_mutated_reports(bytes in mutations(&HCL_REPORT[0x20..0x20 + 1024])) {
+    fn report_parser_never_panics_on_mutated_reports(bytes in byte_mutations(td_report_bytes())) {
         let _ = TdReport::parse(&bytes);
     }
 }
