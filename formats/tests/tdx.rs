@@ -208,7 +208,36 @@ fn quote_errors_name_the_field() {
         matches!(err, ParseError::Unsupported { field: "certification_data.type", offset: 764, .. }),
         "{err}"
     );
+    assert_eq!(
+        err.to_string(),
+        "TD quote: unsupported certification_data.type 5 at offset 764 \
+         (supported: 6 (QE report certification data))"
+    );
 
+    // The certification data size must match its contents.
+    let mut cd_size = TRUSTEE_QUOTE.to_vec();
+    cd_size[766] = cd_size[766].wrapping_add(1);
+    let err = TdQuote::parse(&cd_size).unwrap_err();
+    assert!(
+        matches!(err, ParseError::InvalidField { field: "certification_data.size", offset: 766, .. }),
+        "{err}"
+    );
+
+    // The nested certification data must be the PCK chain (type 5).
+    let mut nested_qe = TRUSTEE_QUOTE.to_vec();
+    nested_qe[1252] = 6;
+    let err = TdQuote::parse(&nested_qe).unwrap_err();
+    assert!(
+        matches!(err, ParseError::Unsupported { field: "pck_cert_chain.type", offset: 1252, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "TD quote: unsupported pck_cert_chain.type 6 at offset 1252 \
+         (supported: 5 (PCK certificate chain, PEM))"
+    );
+    let err = TdQuote::parse(&TRUSTEE_QUOTE[..1256]).unwrap_err();
+    assert!(matches!(err, ParseError::Truncated { field: "pck_cert_chain.size", offset: 1254, .. }), "{err}");
     let err = TdQuote::parse(&TRUSTEE_QUOTE[..4000]).unwrap_err();
     assert!(matches!(err, ParseError::Truncated { field: "pck_cert_chain", .. }), "{err}");
     assert!(matches!(TdQuote::parse(&[]), Err(ParseError::Truncated { field: "header.version", .. })));
