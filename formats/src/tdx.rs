@@ -306,32 +306,23 @@ impl TdQuote {
         let signature = r.array("signature_data.signature")?;
         let attestation_key = r.array("signature_data.attestation_key")?;
         let cd_type_offset = r.offset();
-        let cd_type = r.u16_le("certification_data.type")?;
-        if cd_type != CERT_DATA_QE_REPORT {
-            return Err(r.unsupported(
-                "certification_data.type",
-                cd_type_offset,
-                cd_type.to_string(),
-                "6 (QE report certification data)",
-            ));
-        }
-        let cd_size = usize::try_from(r.u32_le("certification_data.size")?).unwrap_or(usize::MAX);
+        let cd_size = expect_cert_data(
+            &mut r,
+            ["certification_data.type", "certification_data.size"],
+            CERT_DATA_QE_REPORT,
+            "6 (QE report certification data)",
+        )?;
         let cd_start = r.offset();
         let qe_report = read_qe_report(&mut r)?;
         let qe_report_signature = r.array("qe_report_signature")?;
         let auth_len = usize::from(r.u16_le("qe_auth_data.size")?);
         let qe_auth_data = r.take("qe_auth_data", auth_len)?.to_vec();
-        let pck_type_offset = r.offset();
-        let pck_type = r.u16_le("pck_cert_chain.type")?;
-        if pck_type != CERT_DATA_PCK_CHAIN {
-            return Err(r.unsupported(
-                "pck_cert_chain.type",
-                pck_type_offset,
-                pck_type.to_string(),
-                "5 (PCK certificate chain, PEM)",
-            ));
-        }
-        let pck_size = usize::try_from(r.u32_le("pck_cert_chain.size")?).unwrap_or(usize::MAX);
+        let pck_size = expect_cert_data(
+            &mut r,
+            ["pck_cert_chain.type", "pck_cert_chain.size"],
+            CERT_DATA_PCK_CHAIN,
+            "5 (PCK certificate chain, PEM)",
+        )?;
         let pck_offset = r.offset();
         let pck_bytes = r.take("pck_cert_chain", pck_size)?;
         let pck_cert_chain_pem = std::str::from_utf8(trim_nul(pck_bytes))
@@ -420,6 +411,22 @@ impl TdQuote {
     pub fn bytes(&self) -> &[u8] {
         &self.raw
     }
+}
+
+/// Read a certification data header: the type (u16), which must be `expected` (`supported` says
+/// which in the error), then the size (u32), which is returned. The two field names are for errors.
+fn expect_cert_data(
+    r: &mut Reader<'_>,
+    [type_field, size_field]: [&'static str; 2],
+    expected: u16,
+    supported: &'static str,
+) -> Result<usize, ParseError> {
+    let type_offset = r.offset();
+    let found = r.u16_le(type_field)?;
+    if found != expected {
+        return Err(r.unsupported(type_field, type_offset, found.to_string(), supported));
+    }
+    Ok(usize::try_from(r.u32_le(size_field)?).unwrap_or(usize::MAX))
 }
 
 fn trim_nul(bytes: &[u8]) -> &[u8] {

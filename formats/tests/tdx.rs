@@ -3,6 +3,9 @@
 //! from the fixtures README and `verify/verify_tdx.py`. No v5 quote is public, so the v5 vectors are
 //! the v4 quote re-encoded with a v5 body descriptor.
 
+mod common;
+
+use common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::tdx::{TdQuote, TdQuoteBodyType, TdReport};
 use proptest::prelude::*;
@@ -205,7 +208,36 @@ fn quote_errors_name_the_field() {
         matches!(err, ParseError::Unsupported { field: "certification_data.type", offset: 764, .. }),
         "{err}"
     );
+    assert_eq!(
+        err.to_string(),
+        "TD quote: unsupported certification_data.type 5 at offset 764 \
+         (supported: 6 (QE report certification data))"
+    );
 
+    // The certification data size must match its contents.
+    let mut cd_size = TRUSTEE_QUOTE.to_vec();
+    cd_size[766] = cd_size[766].wrapping_add(1);
+    let err = TdQuote::parse(&cd_size).unwrap_err();
+    assert!(
+        matches!(err, ParseError::InvalidField { field: "certification_data.size", offset: 766, .. }),
+        "{err}"
+    );
+
+    // The nested certification data must be the PCK chain (type 5).
+    let mut nested_qe = TRUSTEE_QUOTE.to_vec();
+    nested_qe[1252] = 6;
+    let err = TdQuote::parse(&nested_qe).unwrap_err();
+    assert!(
+        matches!(err, ParseError::Unsupported { field: "pck_cert_chain.type", offset: 1252, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "TD quote: unsupported pck_cert_chain.type 6 at offset 1252 \
+         (supported: 5 (PCK certificate chain, PEM))"
+    );
+    let err = TdQuote::parse(&TRUSTEE_QUOTE[..1256]).unwrap_err();
+    assert!(matches!(err, ParseError::Truncated { field: "pck_cert_chain.size", offset: 1254, .. }), "{err}");
     let err = TdQuote::parse(&TRUSTEE_QUOTE[..4000]).unwrap_err();
     assert!(matches!(err, ParseError::Truncated { field: "pck_cert_chain", .. }), "{err}");
     assert!(matches!(TdQuote::parse(&[]), Err(ParseError::Truncated { field: "header.version", .. })));
@@ -224,23 +256,6 @@ fn td_report_errors_name_the_field() {
     assert_eq!(err, ParseError::TrailingBytes { structure: "TDREPORT", offset: 1024, count: 160 });
 }
 
-fn mutations(fixture: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
-    let len = fixture.len();
-    prop_oneof![
-        (0..len, any::<u8>()).prop_map(move |(i, b)| {
-            let mut v = fixture.to_vec();
-            v[i] = b;
-            v
-        }),
-        (0..len).prop_map(move |n| fixture[..n].to_vec()),
-        (0..len, proptest::collection::vec(any::<u8>(), 1..8)).prop_map(move |(i, extra)| {
-            let mut v = fixture.to_vec();
-            v.splice(i..i, extra);
-            v
-        }),
-    ]
-}
-
 proptest! {
     #[test]
     fn parsers_never_panic_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
@@ -249,7 +264,7 @@ proptest! {
     }
 
     #[test]
-    fn quote_parser_never_panics_on_mutated_quotes(bytes in mutations(TRUSTEE_QUOTE)) {
+    fn quote_parser_never_panics_on_mutated_quotes(bytes in byte_mutations(TRUSTEE_QUOTE)) {
         if let Ok(quote) = TdQuote::parse(&bytes) {
             prop_assert!(bytes.starts_with(quote.bytes()));
             prop_assert!(quote.bytes().starts_with(quote.signed_bytes()));
@@ -257,7 +272,7 @@ proptest! {
     }
 
     #[test]
-    fn report_parser_never_panics_on_mutated_reports(bytes in mutations(&HCL_REPORT[0x20..0x20 + 1024])) {
+    fn report_parser_never_panics_on_mutated_reports(bytes in byte_mutations(td_report_bytes())) {
         let _ = TdReport::parse(&bytes);
     }
 }

@@ -14,8 +14,9 @@ use x509_cert::name::Name;
 
 use crate::swtpm::{self, AK_ATTRIBUTES, AK_CERT_INDEX, HCL_REPORT_INDEX, Swtpm, expected_pcr};
 
-/// 2048-byte HCL report of an Azure SEV-SNP CVM (kinvolk/azure-cvm-tooling test data).
-const HCL_REPORT: &[u8] = include_bytes!("../../testdata/vtpm/kinvolk-hcl-report-snp.bin");
+/// 2048-byte HCL report of an Azure SEV-SNP CVM (kinvolk/azure-cvm-tooling test data, shared with the
+/// formats crate's tests).
+const HCL_REPORT: &[u8] = include_bytes!("../../../formats/testdata/azure-snp/kinvolk-hcl-report-snp.bin");
 /// AK certificate of an Azure Trusted Launch VM (MAA REST API example `AttestAzureGuestVm.json`).
 const AK_CERT: &[u8] = include_bytes!("../../testdata/vtpm/azure-trustedvm-ak-cert.der");
 const USER_DATA_INDEX: u32 = 0x0140_0002;
