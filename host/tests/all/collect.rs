@@ -15,7 +15,7 @@ use crate::imds::serve;
 use crate::support::cvm_attest;
 use crate::swtpm::{EXTENDED_PCRS, Swtpm, expected_pcr};
 
-const HCL_REPORT: &[u8] = include_bytes!("../../testdata/vtpm/kinvolk-hcl-report-snp.bin");
+const HCL_REPORT: &[u8] = include_bytes!("../../../formats/testdata/azure-snp/kinvolk-hcl-report-snp.bin");
 const AK_CERT: &[u8] = include_bytes!("../../testdata/vtpm/azure-trustedvm-ak-cert.der");
 const THIM: &[u8] = include_bytes!("../../../formats/testdata/thim/sidecar-uvm_host_amd_certificate.json");
 const EVENT_LOG: &[u8] = include_bytes!("../../../formats/testdata/eventlog/trustee-CCEL_data_ovmf");
