@@ -10,6 +10,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
@@ -42,11 +43,19 @@ pub const AK_ATTRIBUTES: u32 = 0x0005_0472;
 /// The SHA-256 PCRs [`Swtpm::provision_like_azure`] extends, so that quoted values are not all zero.
 pub const EXTENDED_PCRS: [u8; 10] = [0, 1, 2, 3, 4, 5, 6, 7, 14, 23];
 
-/// A running swtpm, killed and reaped on drop.
+/// One swtpm test at a time. swtpm serves one client at a time, and tpm2-tss opens its sockets without
+/// `CLOEXEC`: a process another test spawns while a connection is open inherits it, and an inherited
+/// connection held by a long-lived process (another test's swtpm, or a `cvm-attest` waiting for its own
+/// TPM) takes that swtpm's only client slot for good. Tests that do not use a TPM still run in parallel.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A running swtpm, killed and reaped on drop; the test holds the TPM turn while it lives.
 pub struct Swtpm {
     child: Child,
     port: u16,
     state: tempfile::TempDir,
+    // Last: released after `drop` has killed the child.
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Swtpm {
@@ -54,6 +63,8 @@ impl Swtpm {
     /// state directory, already started up (`--flags not-need-init,startup-clear`).
     pub fn start() -> Swtpm {
         const ATTEMPTS: usize = 20;
+        // A test that failed while holding the turn poisons the lock; the next one may still run.
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
         for _ in 0..ATTEMPTS {
             let state = tempfile::tempdir().expect("temp dir for the swtpm state");
             let Some(port) = free_port_pair() else { continue };
@@ -83,7 +94,7 @@ impl Swtpm {
                 Err(e) => panic!("cannot run swtpm: {e}"),
             };
             if wait_until_listening(&mut child, &pid_file) {
-                return Swtpm { child, port, state };
+                return Swtpm { child, port, state, _turn: turn };
             }
             // Another process took one of the ports between our probe and swtpm's bind: try others.
             let _ = child.kill();
