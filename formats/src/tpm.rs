@@ -10,7 +10,8 @@
 //!   [`rsa::RsaPublicKey`].
 //! * [`Attest`]: a quote ([`QuoteInfo`]) or a certification ([`CertifyInfo`]).
 //! * [`Signature`], [`verify_rsassa`], [`verify_rsassa_sha256`]: RSASSA-PKCS1-v1_5 checks.
-//! * [`PcrSelection`], [`pcr_digest`]: which PCRs a quote covers and the digest it signs.
+//! * [`PcrSelection`], [`pcr_digest`]: which PCRs a quote covers and the digest it signs;
+//!   [`policy_pcr`]: the authPolicy that binds a key to PCR values.
 //! * [`CocoQuote`]: the Confidential Containers encodings (bincode and hex JSON).
 
 use std::fmt;
@@ -566,6 +567,28 @@ pub fn pcr_digest<'a>(
 ) -> Vec<u8> {
     let parts: Vec<&[u8]> = values_in_selection_order.into_iter().collect();
     bank.digest_parts(&parts)
+}
+
+/// TPM_CC_PolicyPCR (Part 2 §6.5.2), the command code a PolicyPCR digest hashes in.
+pub const TPM_CC_POLICY_PCR: u32 = 0x0000_017F;
+
+/// The authPolicy of a key usable only while `selection` holds these values: the digest a lone
+/// TPM2_PolicyPCR leaves in a fresh session (Part 3 §23.7), `H(0…0 ‖ TPM_CC_PolicyPCR ‖
+/// TPML_PCR_SELECTION ‖ H(values))`. `policy` is the session's hash, which must be the key's
+/// nameAlg; it also hashes the PCR values, whatever their bank. Values come selection by
+/// selection, each in ascending index order.
+pub fn policy_pcr<'a>(
+    policy: HashAlg,
+    selection: &[PcrSelection],
+    values_in_selection_order: impl IntoIterator<Item = &'a [u8]>,
+) -> Vec<u8> {
+    let mut pcrs = u32::try_from(selection.len()).unwrap_or(u32::MAX).to_be_bytes().to_vec();
+    for bank in selection {
+        pcrs.extend(bank.marshal());
+    }
+    let values = pcr_digest(policy, values_in_selection_order);
+    let start = vec![0u8; policy.digest_size()];
+    policy.digest_parts(&[&start, &TPM_CC_POLICY_PCR.to_be_bytes(), &pcrs, &values])
 }
 
 /// TPMS_QUOTE_INFO: the PCRs a quote covers and the digest of their values.

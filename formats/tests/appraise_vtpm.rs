@@ -13,8 +13,11 @@ use cvm_attest_formats::appraise::{Status, Steps};
 use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, PcrBank, Pcrs, Timestamp, TpmEvidence};
 use cvm_attest_formats::eventlog::EventLog;
 use cvm_attest_formats::hcl::{HclReport, RuntimeClaims};
-use cvm_attest_formats::tpm::{AlgorithmId, Public};
+use cvm_attest_formats::tpm::{AlgorithmId, Attest, HashAlg, PcrSelection, Public, policy_pcr};
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 const COCO_SNP_V0: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v0.json");
 const COCO_SNP_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
@@ -164,10 +167,15 @@ fn runtime_with_ak(ak: &[u8]) -> RuntimeClaims {
     let ak = Public::parse_tpm2b(ak).expect("a TPM2B_PUBLIC");
     let exponent = ak.effective_exponent().to_be_bytes();
     let first = exponent.iter().position(|&b| b != 0).expect("a non-zero exponent");
+    runtime_with_jwk(ak.modulus(), &exponent[first..])
+}
+
+/// Runtime claims whose HCLAkPub has modulus `n` and exponent `e` (big-endian).
+fn runtime_with_jwk(n: &[u8], e: &[u8]) -> RuntimeClaims {
     let claims = json!({
         "keys": [{
             "kid": "HCLAkPub", "kty": "RSA", "key_ops": ["sign"],
-            "n": URL_SAFE_NO_PAD.encode(ak.modulus()), "e": URL_SAFE_NO_PAD.encode(&exponent[first..]),
+            "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e),
         }],
         "vm-configuration": {"secure-boot": true, "tpm-enabled": true, "vmUniqueId": "00000000-0000-0000-0000-000000000000"},
     });
@@ -224,6 +232,13 @@ fn azure_guest_quote_ephemeral_key_and_log_pass() {
         "{steps:#?}"
     );
     assert!(steps.as_slice()[3].detail.contains("extraData is empty"), "{steps:#?}");
+    let key = &steps.as_slice()[5].detail;
+    assert!(
+        key.contains(&format!(
+            "authPolicy {AZURE_GUEST_POLICY}, PolicyPCR over the quoted values of PCRs 0-7, 11-14"
+        )),
+        "{key}"
+    );
     let replay = &steps.as_slice()[6].detail;
     assert!(replay.contains("PCRs [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14]"), "{replay}");
 }
@@ -322,4 +337,143 @@ fn a_signed_certification_is_not_a_quote() {
     let tpm = TpmEvidence { quote: key.certify_info, quote_signature: key.certify_signature, ..guest.tpm };
     let steps = run(&tpm, &guest.runtime, None, Some(&guest.log));
     assert_failed_at(&steps, "vtpm-quote-structure", "expected TPM_ST_ATTEST_QUOTE 0x8018");
+}
+
+/// The AzureGuest ephemeral key's authPolicy (EncKeyPub).
+const AZURE_GUEST_POLICY: &str = "ace57a6d3884d8dbf5bec372bd38b7723b54a696e4eb2ed012290f1aba3686f3";
+
+/// The quoted SHA-256 selection of the AzureGuest example and the supplied values in its order.
+fn azure_guest_selection(guest: &AzureGuest) -> (PcrSelection, Vec<Vec<u8>>) {
+    let quote = Attest::parse(&guest.tpm.quote).expect("a TPMS_ATTEST");
+    let selection = quote.quote().expect("a quote").pcr_select[0].clone();
+    let values = guest.tpm.pcrs.values().values().cloned().collect();
+    (selection, values)
+}
+
+#[test]
+fn azure_guest_auth_policy_is_policy_pcr_over_exactly_its_quoted_pcrs() {
+    let guest = azure_guest();
+    let (selection, values) = azure_guest_selection(&guest);
+    assert_eq!(selection.marshal(), [0x00, 0x0b, 3, 0xff, 0x78, 0x00], "PCRs 0-7, 11-14");
+    let key = Public::parse_tpm2b(&guest.tpm.ephemeral_key.as_ref().unwrap().public).unwrap();
+    assert_eq!(hex::encode(key.auth_policy()), AZURE_GUEST_POLICY);
+    let policy =
+        policy_pcr(HashAlg::Sha256, std::slice::from_ref(&selection), values.iter().map(Vec::as_slice));
+    assert_eq!(hex::encode(&policy), AZURE_GUEST_POLICY);
+
+    // No other selection of the quoted PCRs gives it: the policy covers exactly the quoted set.
+    let indices = selection.indices();
+    let mut matches = Vec::new();
+    for mask in 1u32..(1 << indices.len()) {
+        let chosen: Vec<usize> = (0..indices.len()).filter(|bit| mask & (1 << bit) != 0).collect();
+        let subset =
+            PcrSelection::new(HashAlg::Sha256, &chosen.iter().map(|&i| indices[i]).collect::<Vec<_>>());
+        let digest = policy_pcr(HashAlg::Sha256, &[subset], chosen.iter().map(|&i| values[i].as_slice()));
+        if hex::encode(digest) == AZURE_GUEST_POLICY {
+            matches.push(mask);
+        }
+    }
+    assert_eq!(matches, [(1 << indices.len()) - 1]);
+}
+
+#[test]
+fn policy_pcr_changes_with_any_pcr_value_and_with_the_selection() {
+    let guest = azure_guest();
+    let (selection, values) = azure_guest_selection(&guest);
+    let digest = |selection: &[PcrSelection], values: &[Vec<u8>]| {
+        hex::encode(policy_pcr(HashAlg::Sha256, selection, values.iter().map(Vec::as_slice)))
+    };
+    assert_eq!(digest(std::slice::from_ref(&selection), &values), AZURE_GUEST_POLICY);
+    for at in 0..values.len() {
+        let mut changed = values.clone();
+        changed[at][31] ^= 0x01;
+        assert_ne!(digest(std::slice::from_ref(&selection), &changed), AZURE_GUEST_POLICY, "value {at}");
+    }
+    // The same values under another bitmap, or an empty TPML, are another policy.
+    let mut other = selection.clone();
+    other.select[2] = 0x01;
+    assert_ne!(digest(&[other], &values), AZURE_GUEST_POLICY);
+    assert_ne!(digest(&[], &values), AZURE_GUEST_POLICY);
+    // The session hash sets the size: SHA-384 over SHA-256 PCRs is 48 bytes.
+    let sha384 =
+        policy_pcr(HashAlg::Sha384, std::slice::from_ref(&selection), values.iter().map(Vec::as_slice));
+    assert_eq!(sha384.len(), 48);
+}
+
+#[test]
+fn azure_guest_tampered_auth_policy_is_not_the_certified_key() {
+    // Without the AK, a changed authPolicy changes the key's name, so its certification fails first.
+    let guest = azure_guest();
+    let mut tpm = guest.tpm;
+    tpm.ephemeral_key.as_mut().unwrap().public[AUTH_POLICY_AT] ^= 0x01;
+    let steps = run(&tpm, &guest.runtime, None, Some(&guest.log));
+    assert_failed_at(&steps, "vtpm-ephemeral-key", "the certification names");
+}
+
+/// A test AK (RSA-1024 primes, e = 65537, generated for these tests and used nowhere else). It
+/// re-signs the AzureGuest quote and a certification of an altered ephemeral key, which only the
+/// holder of the AK can do, so the authPolicy checks after the certification checks are reached.
+const TEST_AK_P: &str = "de248e83bb7cec2bea67eb5205f3225b0e40612b95743242995e9d51b8ecc0653dd12cf8270b7635ded85b5ef20c6eba7c6bcbaf9f99e1f982bc8f3bd238ed6b";
+const TEST_AK_Q: &str = "d6bbfa2af71a5878fd0eae33320a9334d29af700efd5d5926b9e6848f22e42e17dd2fb2a51c522b673aa61c31381e6904a35cba92e1fa19f2de01b99ae22bb29";
+
+/// Offsets in the ephemeral key's TPM2B_PUBLIC: size, type, nameAlg, objectAttributes (4), then
+/// authPolicy's size and its first byte.
+const ATTRIBUTES_LOW_BYTE_AT: usize = 9;
+const AUTH_POLICY_AT: usize = 12;
+
+/// The AzureGuest evidence with its ephemeral key's TPM2B_PUBLIC changed by `edit`, quoted and
+/// certified by the test AK, and runtime claims with the test AK as HCLAkPub.
+fn azure_guest_signed_by_test_ak(edit: impl FnOnce(&mut Vec<u8>)) -> (TpmEvidence, RuntimeClaims) {
+    let hex_int = |text: &str| BigUint::parse_bytes(text.as_bytes(), 16).expect("hex");
+    let ak = RsaPrivateKey::from_p_q(hex_int(TEST_AK_P), hex_int(TEST_AK_Q), BigUint::from(65_537u32))
+        .expect("an RSA key");
+    let sign = |message: &[u8]| {
+        ak.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message)).expect("a signature")
+    };
+
+    let mut tpm = azure_guest().tpm;
+    tpm.ak_public = Vec::new();
+    tpm.quote_signature = sign(&tpm.quote);
+    let key = tpm.ephemeral_key.as_mut().expect("an ephemeral key");
+    let old_name = Public::parse_tpm2b(&key.public).expect("a TPM2B_PUBLIC").name();
+    edit(&mut key.public);
+    let new_name = Public::parse_tpm2b(&key.public).expect("an edited TPM2B_PUBLIC").name();
+    let at =
+        key.certify_info.windows(old_name.len()).position(|w| w == old_name).expect("the certified name");
+    key.certify_info[at..at + new_name.len()].copy_from_slice(&new_name);
+    key.certify_signature = sign(&key.certify_info);
+    let runtime = runtime_with_jwk(&ak.n().to_bytes_be(), &ak.e().to_bytes_be());
+    (tpm, runtime)
+}
+
+#[test]
+fn the_test_ak_harness_passes_an_unaltered_key() {
+    let (tpm, runtime) = azure_guest_signed_by_test_ak(|_| ());
+    let steps = run(&tpm, &runtime, None, None);
+    assert_eq!(steps.failure(), None, "{steps:#?}");
+    assert_eq!(steps.as_slice()[5].status, Status::Passed, "{steps:#?}");
+}
+
+#[test]
+fn a_certified_key_with_another_auth_policy_fails() {
+    let (tpm, runtime) = azure_guest_signed_by_test_ak(|public| public[AUTH_POLICY_AT] ^= 0x01);
+    let steps = run(&tpm, &runtime, None, None);
+    let mut tampered = hex::decode(AZURE_GUEST_POLICY).unwrap();
+    tampered[0] ^= 0x01;
+    assert_failed_at(&steps, "vtpm-ephemeral-key", &format!("authPolicy is {}", hex::encode(tampered)));
+    let detail = &steps.failure().unwrap().detail;
+    assert!(
+        detail.contains(&format!(
+            "PolicyPCR (sha256) over the quoted values of PCRs 0-7, 11-14 is {AZURE_GUEST_POLICY}"
+        )),
+        "{detail}"
+    );
+    assert!(detail.contains("only the quoted selection is tried"), "{detail}");
+}
+
+#[test]
+fn a_certified_key_usable_with_its_auth_value_fails() {
+    let (tpm, runtime) = azure_guest_signed_by_test_ak(|public| public[ATTRIBUTES_LOW_BYTE_AT] |= 0x40);
+    let steps = run(&tpm, &runtime, None, None);
+    assert_failed_at(&steps, "vtpm-ephemeral-key", "userWithAuth");
 }

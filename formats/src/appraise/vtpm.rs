@@ -19,7 +19,7 @@ use crate::hcl::{AK_KID, RuntimeClaims};
 use crate::nonce;
 use crate::tpm::{
     Attest, HashAlg, PcrSelection, Public, TPM_ST_ATTEST_CERTIFY, TPM_ST_ATTEST_QUOTE, pcr_digest,
-    verify_rsassa,
+    policy_pcr, verify_rsassa,
 };
 
 /// Appraise the vTPM evidence. `expected_nonce` is the relying party's nonce as given (it is bound
@@ -62,7 +62,7 @@ pub fn appraise(
     }
     steps.check("vtpm-pcr-digest", check_pcr_digest(&quote, &tpm.pcrs))?;
     match &tpm.ephemeral_key {
-        Some(key) => steps.check("vtpm-ephemeral-key", check_ephemeral_key(key, &ak))?,
+        Some(key) => steps.check("vtpm-ephemeral-key", check_ephemeral_key(key, &ak, &quote, &tpm.pcrs))?,
         None => steps.not_evaluated("vtpm-ephemeral-key", "the evidence carries no ephemeral key"),
     }
     match event_log {
@@ -250,8 +250,21 @@ fn bank_hash(bank: PcrBank) -> HashAlg {
     }
 }
 
-/// The key MAA encrypts its answer to must be a TPM-resident decryption key the AK certified.
-fn check_ephemeral_key(key: &EphemeralKey, ak: &RsaPublicKey) -> Result<String, String> {
+/// The key MAA encrypts its answer to must be a TPM-resident decryption key the AK certified,
+/// usable only while the PCRs hold the quoted values: its authPolicy must be PolicyPCR over them,
+/// and userWithAuth clear, or its authValue alone would unlock it whatever the PCRs.
+///
+/// The evidence does not say which PCRs the policy covers, so only the quoted selection is tried;
+/// a key bound to a subset fails. Our collector binds the key to the PCRs it quotes, as the
+/// protocol notes say the official clients do (§6, §13.7), and the AzureGuest example's key is
+/// bound to exactly its quoted set, no other subset of it.
+/// `pcrs` already passed `vtpm-pcr-digest`, so they are the quoted values.
+fn check_ephemeral_key(
+    key: &EphemeralKey,
+    ak: &RsaPublicKey,
+    quote: &Quote,
+    pcrs: &Pcrs,
+) -> Result<String, String> {
     check_signature(ak, "certification", &key.certify_info, &key.certify_signature)?;
     let certify = Attest::parse(&key.certify_info)
         .map_err(|err| format!("the certification is not a TPM attestation: {err}"))?;
@@ -276,10 +289,32 @@ fn check_ephemeral_key(key: &EphemeralKey, ak: &RsaPublicKey) -> Result<String, 
     if !attributes.decrypt() || attributes.sign() || attributes.restricted() {
         return Err(format!("the ephemeral key is not an unrestricted decryption key: {attributes:?}"));
     }
+    if attributes.user_with_auth() {
+        return Err(format!(
+            "the ephemeral key has userWithAuth ({attributes:?}): its authValue unlocks it whatever the PCRs"
+        ));
+    }
+    let indices = pcr_list(quote.selection.indices());
+    let policy = policy_pcr(
+        public.name_alg(),
+        std::slice::from_ref(&quote.selection),
+        pcrs.values().values().map(Vec::as_slice),
+    );
+    if public.auth_policy() != policy.as_slice() {
+        return Err(format!(
+            "the ephemeral key's authPolicy is {}, but PolicyPCR ({}) over the quoted values of PCRs {indices} \
+             is {} (only the quoted selection is tried: the evidence does not say which PCRs the policy covers)",
+            show_digest(public.auth_policy()),
+            public.name_alg(),
+            hex::encode(&policy)
+        ));
+    }
     Ok(format!(
-        "{AK_KID} certified (TPM_ST_ATTEST_CERTIFY) the ephemeral key named {} (RSA-{}, {attributes:?})",
+        "{AK_KID} certified (TPM_ST_ATTEST_CERTIFY) the ephemeral key named {} (RSA-{}, {attributes:?}), \
+         usable only through its authPolicy {}, PolicyPCR over the quoted values of PCRs {indices}",
         hex::encode(&name),
-        public.key_bits()
+        public.key_bits(),
+        hex::encode(&policy)
     ))
 }
 
@@ -332,6 +367,11 @@ fn show_bytes(bytes: &[u8]) -> String {
         Ok(text) if !text.chars().any(char::is_control) => format!("{text:?} (hex {})", hex::encode(bytes)),
         _ => format!("hex {}", hex::encode(bytes)),
     }
+}
+
+/// A digest in hex, or `empty`.
+fn show_digest(bytes: &[u8]) -> String {
+    if bytes.is_empty() { "empty".to_owned() } else { hex::encode(bytes) }
 }
 
 /// The first 8 bytes in hex, enough to tell two moduli apart in a message.

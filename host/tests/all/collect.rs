@@ -87,6 +87,17 @@ fn collects_a_bundle_that_verifies_against_the_tpm() {
     let key_public = Public::parse_tpm2b(&key.public).expect("ephemeral key public");
     assert_eq!(certified.certify().expect("certify info").name, key_public.name());
 
+    // swtpm computed its authPolicy (PolicyPCR in a trial session over the current values): the
+    // software digest over the quoted selection and the bundle's PCRs is the same.
+    let selection = &attest.quote().expect("a quote").pcr_select;
+    let policy = tpm::policy_pcr(
+        key_public.name_alg(),
+        selection,
+        tpm_evidence.pcrs.values().values().map(Vec::as_slice),
+    );
+    assert_eq!(hex::encode(key_public.auth_policy()), hex::encode(policy));
+    assert!(!key_public.object_attributes().user_with_auth(), "usable only through its policy");
+
     // `evidence show` reads it back and its consistency checks hold.
     let show = cvm_attest().args(["evidence", "show", "-o", "json"]).arg(&out).output().expect("run show");
     assert!(show.status.success(), "show failed: {}", stderr(&show));
