@@ -103,7 +103,7 @@ pub fn collect(
     let ak_public = vtpm.read_ak_public()?;
     let bound = request.nonce.as_deref().map(nonce::bound).unwrap_or_default();
     let quote = vtpm.quote(&request.pcrs, &bound)?;
-    let ephemeral_key = vtpm.create_ephemeral_key(&request.pcrs)?;
+    let ephemeral_key = vtpm.create_ephemeral_key(&quote.pcrs)?;
     let pcrs = Pcrs::new(PcrBank::Sha256, quote.pcrs.into_iter().collect::<BTreeMap<_, _>>())
         .map_err(Error::Pcrs)?;
 

@@ -674,10 +674,14 @@ fn tpms_attest(command: Command, attest: &Attest) -> Result<Vec<u8>, Error> {
     attest.marshall().map_err(|source| Error::Library { command, source })
 }
 
-/// Policy digest of PolicyPCR over the *current* values of `selection`, from a trial session. An empty
-/// pcrDigest makes the TPM use its current PCR values, so the key is bound to exactly the PCRs the TPM
-/// has at creation.
-fn trial_policy_pcr(ctx: &mut Context, selection: &PcrSelectionList) -> Result<Digest, Error> {
+/// Policy digest of PolicyPCR over `selection` with `values` (SHA-256 of the selected PCR values in
+/// ascending order), from a trial session: a trial session takes the given digest as it is, so the key
+/// is bound to the values the caller quoted, not to whatever the PCRs hold a moment later.
+fn trial_policy_pcr(
+    ctx: &mut Context,
+    selection: &PcrSelectionList,
+    values: Digest,
+) -> Result<Digest, Error> {
     let start = Command::plain("StartAuthSession");
     let session = run(ctx, start, |ctx| {
         ctx.start_auth_session(
@@ -694,7 +698,8 @@ fn trial_policy_pcr(ctx: &mut Context, selection: &PcrSelectionList) -> Result<D
         PolicySession::try_from(session).map_err(|source| Error::Library { command: start, source })?;
     with_flushed(ctx, SessionHandle::from(policy).into(), |ctx, _| {
         run(ctx, Command::plain("PolicyPCR"), |ctx| {
-            ctx.policy_pcr(policy, Digest::default(), selection.clone())
+            // In a trial session the given digest of the values is used as it is.
+            ctx.policy_pcr(policy, values.clone(), selection.clone())
         })?;
         run(ctx, Command::plain("PolicyGetDigest"), |ctx| ctx.policy_get_digest(policy))
     })
@@ -1008,21 +1013,29 @@ impl Vtpm {
         })
     }
 
-    /// Creates the ephemeral key of protocol §6, bound by PolicyPCR to the current values of the given
-    /// SHA-256 PCRs, certifies it with the AK (TPM2_Certify, empty qualifying data, scheme NULL), and
+    /// Creates the ephemeral key of protocol §6, bound by PolicyPCR to the given SHA-256 PCR values
+    /// (those a quote covered, so that the key's policy and the quote agree even if a PCR is extended
+    /// in between), certifies it with the AK (TPM2_Certify, empty qualifying data, scheme NULL), and
     /// flushes it.
     ///
     /// It is a primary key of the NULL hierarchy, as the C++ and Go clients create it: that needs no
     /// owner authorisation and leaves nothing behind (the NULL seed changes at every TPM reset).
     /// The key is deterministic for seed, template and PCR values, so it can be recreated until the next
     /// reset to decrypt what MAA encrypted to it.
-    pub fn create_ephemeral_key(&mut self, indices: &[u8]) -> Result<EphemeralKey, Error> {
+    pub fn create_ephemeral_key(&mut self, pcrs: &[(u8, Vec<u8>)]) -> Result<EphemeralKey, Error> {
         let create = Command::on("CreatePrimary", TPM_RH_NULL);
         let certify = Command::on("Certify", AK_HANDLE);
-        let set = pcr_set(indices)?;
+        let indices: Vec<u8> = pcrs.iter().map(|(index, _)| *index).collect();
+        let set = pcr_set(&indices)?;
         let selection = sha256_selection(create, &set)?;
+        // PolicyPCR hashes the values in selection (ascending) order.
+        let mut ordered = pcrs.to_vec();
+        ordered.sort_by_key(|(index, _)| *index);
+        ordered.dedup_by_key(|(index, _)| *index);
+        let values = Digest::try_from(pcr_digest(&ordered).to_vec())
+            .map_err(|source| Error::Library { command: create, source })?;
         let ctx = &mut self.context;
-        let template = ephemeral_key_template(trial_policy_pcr(ctx, &selection)?);
+        let template = ephemeral_key_template(trial_policy_pcr(ctx, &selection, values)?);
         with_tpm_handle(ctx, AK_HANDLE, "attestation key (AK)", |ctx, ak| {
             let created = run(ctx, create, |ctx| {
                 with_password(ctx, |ctx| {

@@ -87,7 +87,7 @@ fn collects_a_bundle_that_verifies_against_the_tpm() {
     let key_public = Public::parse_tpm2b(&key.public).expect("ephemeral key public");
     assert_eq!(certified.certify().expect("certify info").name, key_public.name());
 
-    // swtpm computed its authPolicy (PolicyPCR in a trial session over the current values): the
+    // swtpm computed its authPolicy (PolicyPCR in a trial session over the quoted values): the
     // software digest over the quoted selection and the bundle's PCRs is the same.
     let selection = &attest.quote().expect("a quote").pcr_select;
     let policy = tpm::policy_pcr(

@@ -214,7 +214,7 @@ impl Swtpm {
     }
 
     /// Extends each of [`EXTENDED_PCRS`] once in the SHA-256 bank with [`pcr_event`].
-    fn extend_pcrs(&self) {
+    pub fn extend_pcrs(&self) {
         let mut ctx = self.context();
         for index in EXTENDED_PCRS {
             let mut digests = DigestValues::new();

@@ -293,7 +293,10 @@ fn quote_rejects_bad_arguments_before_the_tpm() {
     ));
     assert!(matches!(vtpm.quote(&[0, 24], b""), Err(Error::InvalidPcrIndex { index: 24 })));
     assert!(matches!(vtpm.quote(&[], b""), Err(Error::NoPcrsSelected)));
-    assert!(matches!(vtpm.create_ephemeral_key(&[30]), Err(Error::InvalidPcrIndex { index: 30 })));
+    assert!(matches!(
+        vtpm.create_ephemeral_key(&[(30, vec![0; 32])]),
+        Err(Error::InvalidPcrIndex { index: 30 })
+    ));
     // A 64-byte nonce (a SHA-512) is the largest that fits.
     assert!(vtpm.quote(&LINUX_PCRS, &[7; 64]).is_ok());
 }
@@ -302,7 +305,8 @@ fn quote_rejects_bad_arguments_before_the_tpm() {
 fn ephemeral_key_is_certified_and_bound_to_the_pcrs() {
     let (tpm, ak_public) = azure_like();
     let mut vtpm = Vtpm::open(&tpm.tcti()).unwrap();
-    let key = vtpm.create_ephemeral_key(&LINUX_PCRS).unwrap();
+    let pcrs = vtpm.read_pcrs(&LINUX_PCRS).unwrap();
+    let key = vtpm.create_ephemeral_key(&pcrs).unwrap();
     drop(vtpm);
 
     let public = parse_rsa_public(&key.public);
@@ -338,7 +342,7 @@ fn repeated_quotes_and_keys_leave_no_transient_objects() {
     for round in 0..5u8 {
         let quote = vtpm.quote(&LINUX_PCRS, &[round; 32]).unwrap();
         assert_eq!(parse_attest(&quote.attest, 0x8018).0, [round; 32]);
-        keys.push(vtpm.create_ephemeral_key(&LINUX_PCRS).unwrap());
+        keys.push(vtpm.create_ephemeral_key(&quote.pcrs).unwrap());
     }
     drop(vtpm);
     assert_eq!(tpm.loaded_handles(), vec![], "transient objects or sessions left in the TPM");
@@ -390,7 +394,7 @@ fn missing_objects_say_this_is_not_an_azure_vm() {
         (vtpm.read_ak_cert().map(drop), AK_CERT_INDEX),
         (vtpm.read_ak_public().map(drop), AK_HANDLE),
         (vtpm.quote(&LINUX_PCRS, b"").map(drop), AK_HANDLE),
-        (vtpm.create_ephemeral_key(&LINUX_PCRS).map(drop), AK_HANDLE),
+        (vtpm.create_ephemeral_key(&[(0, vec![0; 32])]).map(drop), AK_HANDLE),
     ];
     for (result, handle) in cases {
         let err = result.unwrap_err();
@@ -493,4 +497,23 @@ fn the_harness_fixtures_are_what_the_readme_says() {
         "4e852fdd5991c1da65ea695cfca476e2716b601a2bb53360f950cfd9647b2c97"
     );
     assert_eq!(swtpm::expected_pcr(8), [0; 32]);
+}
+
+#[test]
+fn the_ephemeral_key_is_bound_to_the_quoted_values_even_if_a_pcr_moves_on() {
+    use cvm_attest_formats::tpm::{self, Public};
+    let (tpm, _) = azure_like();
+    let mut vtpm = Vtpm::open(&tpm.tcti()).unwrap();
+    let quote = vtpm.quote(&LINUX_PCRS, b"nonce").unwrap();
+    drop(vtpm);
+    tpm.extend_pcrs(); // something measures between the quote and the key
+    let mut vtpm = Vtpm::open(&tpm.tcti()).unwrap();
+    let now = vtpm.read_pcrs(&LINUX_PCRS).unwrap();
+    assert_ne!(now, quote.pcrs, "the PCRs moved on");
+    let key = vtpm.create_ephemeral_key(&quote.pcrs).unwrap();
+
+    let public = Public::parse_tpm2b(&key.public).unwrap();
+    let selection = tpm::Attest::parse(&quote.attest).unwrap().quote().unwrap().pcr_select.clone();
+    let quoted = tpm::policy_pcr(public.name_alg(), &selection, quote.pcrs.iter().map(|(_, v)| v.as_slice()));
+    assert_eq!(hex::encode(public.auth_policy()), hex::encode(quoted));
 }
