@@ -269,7 +269,7 @@ fn quote_signature(quote: &TdQuote) -> Result<String, String> {
 
 /// The quote's body and the HCL TD report describe the same TD: the fields the runtime claims and
 /// the measured boot rest on.
-fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, String> {
+pub fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, String> {
     let body = quote.body();
     if body.report_data != report.report_mac.report_data {
         return Err(format!(

@@ -193,6 +193,12 @@ fn check_nonce(quote: &Attest, expected: &[u8]) -> Result<String, String> {
     }
 }
 
+/// The `vtpm-pcr-digest` check on its own, for tools that read evidence without appraising it: the
+/// quote (TPMS_ATTEST) covers exactly `pcrs`, and their digest is its pcrDigest. Nothing is verified.
+pub fn quoted_pcrs_match(quote: &[u8], pcrs: &Pcrs) -> Result<String, String> {
+    check_pcr_digest(&parse_quote(quote)?, pcrs)
+}
+
 /// The supplied PCR values are the quoted ones: the same set, and their digest is the signed one.
 fn check_pcr_digest(quote: &Quote, pcrs: &Pcrs) -> Result<String, String> {
     let bank = bank_hash(pcrs.bank());

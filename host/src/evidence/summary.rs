@@ -6,12 +6,13 @@
 
 use std::fmt;
 
+use cvm_attest_formats::appraise;
 use cvm_attest_formats::bundle::{self, EvidenceBundle, EvidenceKind, Timestamp};
 use cvm_attest_formats::eventlog::{EventLog, LogFormat};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
 use cvm_attest_formats::tdx::{TdQuote, TdReport};
-use cvm_attest_formats::tpm::{self, Attest, HashAlg};
+use cvm_attest_formats::tpm::Attest;
 use serde_json::{Map, Value, json};
 
 /// Identifies the JSON layout of [`Summary`]; a breaking change gets a new version.
@@ -256,16 +257,10 @@ impl Summary {
         ]);
         self.section("td_quote", "TD quote", fields);
         let Some(HardwareReport::Tdx(raw)) = hcl.map(HclReport::hardware_report) else { return };
+        // An unparsable TD report is already reported by `hcl`.
         if let Ok(report) = TdReport::parse(raw.as_bytes()) {
-            let same = report.td_info.mrtd == body.mrtd
-                && report.td_info.rtmr == body.rtmr
-                && report.report_mac.report_data == body.report_data;
-            let detail = if same {
-                "the quote's MRTD, RTMR0-3 and report_data equal the HCL report's TD report"
-            } else {
-                "the quote's MRTD, RTMR0-3 or report_data differ from the HCL report's TD report: the quote is of another TD or another moment"
-            };
-            self.check("td-quote-matches-report", same, detail.into());
+            let outcome = appraise::tdx::td_report_match(quote, &report);
+            self.check("td-quote-matches-report", outcome.is_ok(), outcome.unwrap_or_else(|why| why));
         }
     }
 
@@ -279,54 +274,13 @@ impl Summary {
             ("pcr_bank", tpm.pcrs.bank().name().into()),
             ("pcrs", pcrs.iter().map(|(i, v)| (i.to_string(), Value::from(hex::encode(v)))).collect()),
         ];
-        match Attest::parse(&tpm.quote) {
-            Ok(attest) => {
-                fields.insert(0, ("quote_extra_data", bytes(attest.extra_data())));
-                self.section("tpm", "vTPM", fields);
-                self.quote_digest(&attest, bundle);
-            }
-            Err(err) => {
-                self.section("tpm", "vTPM", fields);
-                self.check("tpm-quote-parses", false, err.to_string());
-            }
+        if let Ok(attest) = Attest::parse(&tpm.quote) {
+            fields.insert(0, ("quote_extra_data", bytes(attest.extra_data())));
         }
-    }
-
-    /// The quote's pcrDigest against the PCR values shipped beside it, in selection order.
-    fn quote_digest(&mut self, attest: &Attest, bundle: &EvidenceBundle) {
-        let Some(info) = attest.quote() else {
-            self.check("quote-pcr-digest", false, "the TPMS_ATTEST is not a quote".into());
-            return;
-        };
-        let mut values = Vec::new();
-        for selection in &info.pcr_select {
-            if selection.hash_alg() != Some(HashAlg::Sha256) {
-                continue;
-            }
-            for index in selection.indices() {
-                match u8::try_from(index).ok().and_then(|i| bundle.tpm.pcrs.get(i)) {
-                    Some(value) => values.push(value),
-                    None => {
-                        let detail =
-                            format!("the quote covers PCR {index}, whose value is not in the evidence");
-                        self.check("quote-pcr-digest", false, detail);
-                        return;
-                    }
-                }
-            }
-        }
-        let digest = tpm::pcr_digest(HashAlg::Sha256, values.iter().copied());
-        let holds = digest == info.pcr_digest;
-        let detail = if holds {
-            format!("pcrDigest equals the SHA-256 of the {} quoted PCR values", values.len())
-        } else {
-            format!(
-                "pcrDigest {} differs from the SHA-256 of the PCR values, {}",
-                hex::encode(&info.pcr_digest),
-                hex::encode(&digest)
-            )
-        };
-        self.check("quote-pcr-digest", holds, detail);
+        self.section("tpm", "vTPM", fields);
+        // Also reports a quote that does not parse.
+        let outcome = appraise::vtpm::quoted_pcrs_match(&tpm.quote, &tpm.pcrs);
+        self.check("quote-pcr-digest", outcome.is_ok(), outcome.unwrap_or_else(|why| why));
     }
 
     fn event_log(&mut self, log: &[u8]) {
