@@ -64,7 +64,7 @@ fn azure_guest_ephemeral_key() -> EphemeralKey {
 fn snp_claims_are_the_report_and_runtime_claims() {
     let (bundle, hcl) = bundle(COCO_SNP_V1);
     let report = snp_report(&hcl);
-    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(report), None);
+    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Snp(report), None);
     let runtime = hcl.runtime_claims().unwrap();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");
@@ -114,7 +114,13 @@ fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
         version_major: 10,
         version_minor: 0,
     });
-    let claims = azure_vm(&bundle, &hcl, Hardware::Snp(snp_report(&hcl)), Some(b"ADE0101"));
+    let claims = azure_vm(
+        &bundle,
+        &hcl,
+        &hcl.runtime_claims().unwrap(),
+        Hardware::Snp(snp_report(&hcl)),
+        Some(b"ADE0101"),
+    );
 
     // The isolation claims are exactly MAA's; the top level is a subset (see the module docs).
     let (tee, token_tee) = (&claims["x-ms-isolation-tee"], &token["x-ms-isolation-tee"]);
@@ -179,7 +185,7 @@ fn sevsnpvm_claims_equal_the_ones_maa_issued_for_the_same_report() {
 fn tdx_claims_are_the_td_quote() {
     let (bundle, hcl) = bundle(COCO_TDX_V1);
     let quote = TdQuote::parse(bundle.td_quote.as_deref().unwrap()).unwrap();
-    let claims = azure_vm(&bundle, &hcl, Hardware::Tdx(&quote), None);
+    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Tdx(&quote), None);
     let body = quote.body();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");

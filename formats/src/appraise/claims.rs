@@ -24,7 +24,7 @@ use rsa::BigUint;
 use serde_json::{Map, Value, json};
 
 use crate::bundle::{EphemeralKey, EvidenceBundle, OsInfo};
-use crate::hcl::HclReport;
+use crate::hcl::{HclReport, RuntimeClaims};
 use crate::snp::SnpReport;
 use crate::tdx::{TdAttributes, TdQuote};
 use crate::tpm::Public;
@@ -48,26 +48,25 @@ pub enum Hardware<'a> {
 pub fn azure_vm(
     bundle: &EvidenceBundle,
     hcl: &HclReport,
+    runtime: &RuntimeClaims,
     hardware: Hardware<'_>,
     verified_nonce: Option<&[u8]>,
 ) -> Value {
     let mut claims = Map::new();
     claims.insert("x-ms-attestation-type".into(), "azurevm".into());
     claims.insert("x-ms-ver".into(), VERSION.into());
-    if let Ok(runtime) = hcl.runtime_claims() {
-        let configuration = runtime.vm_configuration;
-        claims.insert("secureboot".into(), configuration.secure_boot.into());
-        claims.insert("x-ms-azurevm-vmid".into(), configuration.vm_unique_id.into());
-    }
+    let configuration = &runtime.vm_configuration;
+    claims.insert("secureboot".into(), configuration.secure_boot.into());
+    claims.insert("x-ms-azurevm-vmid".into(), configuration.vm_unique_id.clone().into());
     // Exactly the quoted PCRs, once the `vtpm-pcr-digest` step passed.
     let pcrs: Vec<u8> = bundle.tpm.pcrs.values().keys().copied().collect();
     claims.insert("x-ms-azurevm-attested-pcrs".into(), pcrs.into());
     if let Some(os) = &bundle.os {
         claims.extend(os_claims(os));
     }
-    let runtime = runtime(bundle, verified_nonce);
-    if !runtime.is_empty() {
-        claims.insert("x-ms-runtime".into(), runtime.into());
+    let client_runtime = client_runtime(bundle, verified_nonce);
+    if !client_runtime.is_empty() {
+        claims.insert("x-ms-runtime".into(), client_runtime.into());
     }
     claims.insert("x-ms-isolation-tee".into(), isolation_tee(hcl, hardware).into());
     claims.into()
@@ -85,7 +84,7 @@ fn os_claims(os: &OsInfo) -> Map<String, Value> {
 
 /// `x-ms-runtime`: the ephemeral key MAA would encrypt to, and the nonce as a client payload (the
 /// way the official client sends it).
-fn runtime(bundle: &EvidenceBundle, verified_nonce: Option<&[u8]>) -> Map<String, Value> {
+fn client_runtime(bundle: &EvidenceBundle, verified_nonce: Option<&[u8]>) -> Map<String, Value> {
     let mut runtime = Map::new();
     if let Some(key) = bundle.tpm.ephemeral_key.as_ref().and_then(ephemeral_jwk) {
         runtime.insert("keys".into(), json!([key]));

@@ -182,7 +182,7 @@ fn appraise_steps(
     })?;
     vtpm::appraise(&bundle.tpm, &runtime, policy.expected_nonce, bundle.event_log.as_deref(), steps)?;
     report_user_data(&runtime, policy.expected_nonce, steps)?;
-    Some(claims::azure_vm(bundle, &hcl, hardware, policy.expected_nonce))
+    Some(claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce))
 }
 
 /// With a fresh report, the runtime claims' `user-data` is the nonce (zero-padded, or its SHA-512).

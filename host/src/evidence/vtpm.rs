@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
+use cvm_attest_formats::tpm;
 use sha2::{Digest as _, Sha256};
 use tss_esapi::Context;
 use tss_esapi::TctiNameConf;
@@ -579,13 +580,9 @@ fn pcr_index(slot: PcrSlot) -> u8 {
     u32::from(slot).trailing_zeros() as u8
 }
 
-/// SHA-256 of the concatenated PCR values: the quote's `pcrDigest`, and the digest PolicyPCR binds.
-pub fn pcr_digest(pcrs: &[(u8, Vec<u8>)]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for (_, value) in pcrs {
-        hasher.update(value);
-    }
-    hasher.finalize().into()
+/// SHA-256 of the PCR values in the order given: the quote's `pcrDigest`, and the digest PolicyPCR binds.
+fn pcr_digest(pcrs: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    tpm::pcr_digest(tpm::HashAlg::Sha256, pcrs.iter().map(|(_, value)| value.as_slice()))
 }
 
 /// Reads SHA-256 PCR values, looping because a TPM returns at most 8 digests per PCR_Read.
@@ -1032,7 +1029,7 @@ impl Vtpm {
         let mut ordered = pcrs.to_vec();
         ordered.sort_by_key(|(index, _)| *index);
         ordered.dedup_by_key(|(index, _)| *index);
-        let values = Digest::try_from(pcr_digest(&ordered).to_vec())
+        let values = Digest::try_from(pcr_digest(&ordered))
             .map_err(|source| Error::Library { command: create, source })?;
         let ctx = &mut self.context;
         let template = ephemeral_key_template(trial_policy_pcr(ctx, &selection, values)?);
