@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::appraise::claims::{Hardware, azure_vm, sevsnpvm};
-use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, OsInfo, Timestamp};
+use cvm_attest_formats::appraise::{Policy, TrustAnchors, appraise};
+use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
 use cvm_attest_formats::tdx::TdQuote;
@@ -21,9 +22,12 @@ const SHAREDWEU_TOKEN: &str =
 const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../testdata/maa-rest-spec/AttestSevSnpVm.json");
 const AZURE_GUEST: &str = include_str!("../testdata/maa-rest-spec/AttestAzureGuestVm.json");
 
+fn at() -> Timestamp {
+    Timestamp::parse("2026-11-27T21:31:00Z").expect("a valid timestamp")
+}
+
 fn bundle(json: &[u8]) -> (EvidenceBundle, HclReport) {
-    let at = Timestamp::parse("2026-11-27T21:31:00Z").expect("a valid timestamp");
-    let bundle = EvidenceBundle::from_coco_json(json, at).expect("CoCo evidence");
+    let bundle = EvidenceBundle::from_coco_json(json, at()).expect("CoCo evidence");
     let hcl = HclReport::parse(&bundle.hcl_report).expect("an HCL report");
     (bundle, hcl)
 }
@@ -106,14 +110,8 @@ fn snp_claims_are_the_report_and_runtime_claims() {
 fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
     let token = jwt_payload(SHAREDWEU_TOKEN);
     let (mut bundle, hcl) = bundle(COCO_SNP_V1);
-    // Give the evidence everything an AzureGuest request has, so every claim is produced.
+    // Give the evidence the ephemeral key an AzureGuest request has, so its claims are produced.
     bundle.tpm.ephemeral_key = Some(azure_guest_ephemeral_key());
-    bundle.os = Some(OsInfo {
-        os_type: "Windows".into(),
-        distro: "Microsoft".into(),
-        version_major: 10,
-        version_minor: 0,
-    });
     let claims = azure_vm(
         &bundle,
         &hcl,
@@ -139,8 +137,31 @@ fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
     );
     let public = Public::parse_tpm2b(&bundle.tpm.ephemeral_key.unwrap().public).unwrap();
     assert_eq!(key["n"], URL_SAFE_NO_PAD.encode(public.modulus()));
-    assert_eq!(claims["x-ms-azurevm-is-windows"], true);
-    assert_eq!(claims["x-ms-azurevm-osversion-major"], 10);
+}
+
+/// The bundle's `os` block is signed by nothing: added to genuine evidence, it still verifies (it
+/// is informational), but no claim may come from it.
+#[test]
+fn an_unsigned_os_block_makes_no_claims() {
+    let genuine = EvidenceBundle::from_coco_json(COCO_SNP_V1, at()).expect("CoCo evidence").to_json();
+    let mut value: Value = serde_json::from_str(&genuine).expect("JSON");
+    value["os"] = json!({"type": "Windows", "distro": "Attacker", "version_major": 99, "version_minor": 1});
+    let bundle = EvidenceBundle::from_json(value.to_string().as_bytes()).expect("a bundle");
+    assert_eq!(bundle.os.as_ref().map(|os| os.distro.as_str()), Some("Attacker"));
+
+    let anchors = TrustAnchors::builtin();
+    let policy = Policy { expected_nonce: Some(b"challenge"), anchors: &anchors, collateral: &[] };
+    let appraisal = appraise(&bundle, &policy);
+    let claims =
+        appraisal.claims.unwrap_or_else(|| panic!("genuine evidence verifies: {:#?}", appraisal.steps));
+    let from_os: Vec<&String> = claims
+        .as_object()
+        .expect("an object")
+        .keys()
+        .filter(|name| name.starts_with("x-ms-azurevm-os") || *name == "x-ms-azurevm-is-windows")
+        .collect();
+    assert!(from_os.is_empty(), "claims from the unsigned os block: {from_os:?}");
+    assert!(!claims.to_string().contains("Attacker"), "{claims}");
 }
 
 /// Every claim present in both has the same JSON type, and strings the same length (hex sizes).

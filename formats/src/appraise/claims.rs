@@ -9,7 +9,10 @@
 //! MAA claims not produced, because the evidence cannot support them:
 //! * `iss`, `iat`, `nbf`, `exp`, `jti`: there is no token; `x-ms-policy-hash`: there is no MAA policy.
 //! * `x-ms-azurevm-attestation-protocol-ver`: a field of the AzureGuest request, not of the evidence.
-//! * `x-ms-azurevm-osbuild`, `x-ms-azurevm-os-provisioning`: the bundle's OS information has no build.
+//! * `x-ms-azurevm-ostype`, `-osdistro`, `-osversion-major`, `-osversion-minor`, `-is-windows`,
+//!   `-osbuild`, `-os-provisioning`: the only source is the bundle's `os` block, which nothing signs
+//!   (neither the hardware report, the runtime claims nor the vTPM quote covers it), so whoever sends
+//!   the evidence could write anything there. Show it apart from the claims, as unverified.
 //! * `x-ms-azurevm-bootdebug-enabled`, `-dbvalidated`, `-dbxvalidated`, `-debuggersdisabled`,
 //!   `-default-securebootkeysvalidated`, `-elam-enabled`, `-flightsigning-enabled`,
 //!   `-hypervisordebug-enabled`, `-kerneldebug-enabled`, `-signingdisabled`, `-testsigning-enabled`,
@@ -23,7 +26,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rsa::BigUint;
 use serde_json::{Map, Value, json};
 
-use crate::bundle::{EphemeralKey, EvidenceBundle, OsInfo};
+use crate::bundle::{EphemeralKey, EvidenceBundle};
 use crate::hcl::{HclReport, RuntimeClaims};
 use crate::snp::SnpReport;
 use crate::tdx::{TdAttributes, TdQuote};
@@ -61,25 +64,12 @@ pub fn azure_vm(
     // Exactly the quoted PCRs, once the `vtpm-pcr-digest` step passed.
     let pcrs: Vec<u8> = bundle.tpm.pcrs.values().keys().copied().collect();
     claims.insert("x-ms-azurevm-attested-pcrs".into(), pcrs.into());
-    if let Some(os) = &bundle.os {
-        claims.extend(os_claims(os));
-    }
     let client_runtime = client_runtime(bundle, verified_nonce);
     if !client_runtime.is_empty() {
         claims.insert("x-ms-runtime".into(), client_runtime.into());
     }
     claims.insert("x-ms-isolation-tee".into(), isolation_tee(hcl, hardware).into());
     claims.into()
-}
-
-fn os_claims(os: &OsInfo) -> Map<String, Value> {
-    let mut claims = Map::new();
-    claims.insert("x-ms-azurevm-ostype".into(), os.os_type.clone().into());
-    claims.insert("x-ms-azurevm-osdistro".into(), os.distro.clone().into());
-    claims.insert("x-ms-azurevm-osversion-major".into(), os.version_major.into());
-    claims.insert("x-ms-azurevm-osversion-minor".into(), os.version_minor.into());
-    claims.insert("x-ms-azurevm-is-windows".into(), os.os_type.eq_ignore_ascii_case("windows").into());
-    claims
 }
 
 /// `x-ms-runtime`: the ephemeral key MAA would encrypt to, and the nonce as a client payload (the

@@ -145,7 +145,7 @@ pub struct EvidenceBundle {
     pub tpm: TpmEvidence,
     /// The TCG event log.
     pub event_log: Option<Vec<u8>>,
-    /// The guest OS.
+    /// The guest OS, as the collector read it. Nothing signs it, so appraisal makes no claim of it.
     pub os: Option<OsInfo>,
 }
 
@@ -178,7 +178,7 @@ pub struct EphemeralKey {
     pub certify_signature: Vec<u8>,
 }
 
-/// The guest OS.
+/// The guest OS, as the collector read it: unverified, since no signature covers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OsInfo {
     /// `Linux` or `Windows`.

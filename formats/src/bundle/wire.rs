@@ -50,7 +50,8 @@ pub struct BundleV1 {
     /// The TCG event log (`binary_bios_measurements`), base64, or `null`.
     #[serde(default)]
     pub event_log: Option<String>,
-    /// The guest OS, or `null`.
+    /// The guest OS, or `null`. Informational: no signature covers it, so verifiers must not treat
+    /// it as attested.
     #[serde(default)]
     pub os: Option<Os>,
 }
