@@ -4,5 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod evidence;
+pub mod input;
 pub mod plugins;
+pub mod text;
 pub mod verify;

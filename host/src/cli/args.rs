@@ -4,10 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The same on every command; printed under `--help`.
+const EXIT_STATUS: &str = "Exit status: 0 success; 1 a verification, attestation or check failed; 2 usage or \
+input error (arguments, configuration, operator files, plugins); 3 environment (no TPM, service unreachable).";
+
 /// Prove an Azure confidential VM is genuine, with claim checks, output formats and verifiers as
 /// sandboxed WebAssembly plugins.
 #[derive(Debug, Parser)]
-#[command(name = "cvm-attest", version, about, max_term_width = 100)]
+#[command(name = "cvm-attest", version, about, max_term_width = 100, after_help = EXIT_STATUS)]
 pub struct Cli {
     /// Host configuration file (plugin pins, grants, limits) [default: /etc/cvm-attest/config.toml if present]
     #[arg(long, global = true, env = "CVM_ATTEST_CONFIG", value_name = "FILE")]
@@ -41,6 +45,7 @@ pub enum Command {
 pub enum PluginCommand {
     /// List the plugins found on the search path, with their kinds
     List {
+        /// `text` (a table) or `json`
         #[arg(short, long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -48,6 +53,7 @@ pub enum PluginCommand {
     Inspect {
         /// A plugin component (.wasm); its manifest is the same path ending in .toml
         file: PathBuf,
+        /// `text` or `json`
         #[arg(short, long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -91,6 +97,7 @@ pub enum EvidenceCommand {
     Show {
         /// The evidence file; - reads stdin
         file: PathBuf,
+        /// `text` (for people) or `json` (stable, schema cvm-attest/evidence-summary/v1)
         #[arg(short, long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -131,20 +138,24 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub nonce: NonceArgs,
 
-    /// A claim check to run on the verified claims: PLUGIN or PLUGIN=CONFIG_FILE (repeatable)
+    /// A claim check to run on the verified claims: PLUGIN (with the configuration its manifest
+    /// provides) or PLUGIN=CONFIG_FILE (repeatable)
     #[arg(long = "check", value_name = "PLUGIN[=CONFIG]")]
     pub checks: Vec<String>,
 
-    /// Replace the verifier's built-in roots with NAME=PEM_FILE, e.g. amd-ark-milan=ark.pem (repeatable;
-    /// adds to the configuration's [trust_anchors])
+    /// Replace the verifier's built-in roots with NAME=PEM_FILE (repeatable; adds to the
+    /// configuration's [trust_anchors]). They replace all built-in roots, so give a whole set, e.g.
+    /// `--trust-anchor amd-ark-milan=ark.pem --trust-anchor amd-ask-milan=ask.pem`. Names:
+    /// amd-ark-{milan,genoa,turin}, amd-ask-{milan,genoa,turin}, intel-sgx-root
     #[arg(long = "trust-anchor", value_name = "NAME=FILE", value_parser = parse_named_file)]
     pub trust_anchors: Vec<(String, PathBuf)>,
 
-    /// Collateral for the verifier as NAME=FILE, e.g. intel-tcb-info=tcb.json (repeatable)
+    /// Collateral for the verifier as NAME=FILE (repeatable). Names: intel-tcb-info
     #[arg(long, value_name = "NAME=FILE", value_parser = parse_named_file)]
     pub collateral: Vec<(String, PathBuf)>,
 
-    /// `text` (a table of steps), `json`, or an output-format plugin
+    /// `text` (a table of steps), `json` (stable, schema cvm-attest/verification/v1), or the name of
+    /// an output-format plugin
     #[arg(short, long, value_name = "FORMAT", default_value = "text")]
     pub output: String,
 }
@@ -171,24 +182,30 @@ pub struct Sources {
 /// A nonce binds evidence to one request: up to 64 bytes as they are, longer ones as their SHA-512.
 #[derive(Debug, Clone, Args)]
 pub struct NonceArgs {
-    /// Nonce as text (UTF-8)
+    /// The nonce the relying party issued, as text (UTF-8). Up to 64 bytes are bound as they are,
+    /// longer ones as their SHA-512. Without a nonce, evidence is not tied to a request (verify
+    /// warns that freshness is unchecked)
     #[arg(short = 'n', long, value_name = "TEXT", conflicts_with = "nonce_hex")]
     pub nonce: Option<String>,
 
-    /// Nonce as hex digits
+    /// The same as hex digits, for binary nonces (conflicts with --nonce)
     #[arg(long, value_name = "HEX", value_parser = parse_hex)]
-    pub nonce_hex: Option<Vec<u8>>,
+    pub nonce_hex: Option<HexBytes>,
 }
 
 impl NonceArgs {
     pub fn bytes(&self) -> Option<Vec<u8>> {
         match (&self.nonce, &self.nonce_hex) {
             (Some(text), _) => Some(text.as_bytes().to_vec()),
-            (None, Some(bytes)) => Some(bytes.clone()),
+            (None, Some(HexBytes(bytes))) => Some(bytes.clone()),
             (None, None) => None,
         }
     }
 }
+
+/// Bytes given as hex. A newtype, because clap reads `Vec<u8>` as a list of arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
 
 /// A PCR list, ascending, without repeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,8 +234,12 @@ fn parse_pcrs(text: &str) -> Result<Pcrs, String> {
     Ok(Pcrs(pcrs))
 }
 
-fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    hex::decode(text.trim()).map_err(|e| format!("not hex: {e}"))
+fn parse_hex(text: &str) -> Result<HexBytes, String> {
+    match hex::decode(text.trim()) {
+        Ok(bytes) if bytes.is_empty() => Err("an empty nonce binds nothing".into()),
+        Ok(bytes) => Ok(HexBytes(bytes)),
+        Err(e) => Err(format!("not hex: {e}")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -238,5 +259,11 @@ mod tests {
         assert!(parse_pcrs("24").unwrap_err().contains("0 to 23"));
         assert!(parse_pcrs("5-3").unwrap_err().contains("empty range"));
         assert!(parse_pcrs("").is_err());
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 }

@@ -1,14 +1,17 @@
 //! The command-line front end: parse, run, map the outcome to an exit status.
 //!
-//! Exit status: 0 success; 1 when a check, attestation or verification fails; 2 for usage,
-//! configuration, environment and plugin-loading errors.
+//! Exit status, the same on every command: 0 success; 1 when a check, attestation or verification
+//! fails; 2 for usage and input errors (arguments, configuration, operator files, plugins); 3 for
+//! the environment (no TPM, a service unreachable). A failure never exits 0, not even when stdout
+//! was closed early: the verdict is decided before anything is written, and a write error is an
+//! error.
 
 mod args;
 mod evidence;
 mod plugin;
 mod verify;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -28,12 +31,53 @@ pub fn main() -> ExitCode {
     init_logging(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "error: {err:#}");
-            ExitCode::from(if err.is::<Rejected>() { 1 } else { 2 })
+            let _ = writeln!(std::io::stderr(), "error: {}", message(&err));
+            ExitCode::from(exit_status(&err))
         }
     }
+}
+
+/// The exit status for an error (see the module docs).
+fn exit_status(err: &anyhow::Error) -> u8 {
+    if err.is::<Rejected>() {
+        1
+    } else if is_environment(err) {
+        3
+    } else {
+        2
+    }
+}
+
+/// Whether the error is the machine's, not the user's input: no TPM, a service that does not answer.
+fn is_environment(err: &anyhow::Error) -> bool {
+    use crate::evidence::{Error as Vtpm, collect::Error as Collect, imds::Error as Imds};
+    let vtpm = |e: &Vtpm| {
+        !matches!(e, Vtpm::InvalidTcti { .. } | Vtpm::InvalidPcrIndex { .. } | Vtpm::NoPcrsSelected)
+    };
+    let imds = |e: &Imds| matches!(e, Imds::Unreachable { .. } | Imds::Status { .. });
+    err.chain().any(|e| {
+        e.downcast_ref::<Vtpm>().is_some_and(vtpm)
+            || e.downcast_ref::<Imds>().is_some_and(imds)
+            || e.downcast_ref::<Collect>().is_some_and(|e| match e {
+                Collect::Vtpm(e) => vtpm(e),
+                Collect::Imds(e) => imds(e),
+                _ => false,
+            })
+    })
+}
+
+/// The error and its causes on one line, each cause once: many errors already quote their source.
+fn message(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,27 +114,20 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-/// The bytes of `path`, or of stdin for `-`.
-fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
-    let mut data = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin().read_to_end(&mut data).with_context(|| format!("reading {what} from stdin"))?;
-    } else {
-        data = std::fs::read(path).with_context(|| format!("reading {what} from {}", path.display()))?;
-    }
-    Ok(data)
+/// Print a command's output, then return its verdict. The verdict was decided before writing, so a
+/// reader that goes away (`| head`, `| grep -q`) cannot turn a failure into success; and output
+/// that could not be written is an error, never success.
+fn finish(output: &[u8], verdict: anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_all(output).and_then(|()| stdout.flush());
+    verdict?;
+    written.context("cannot write the result to standard output")
 }
 
 /// Write `data` to `path` (stdout for `-`), only once it is complete: a failure leaves no partial file.
 fn write_output(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
-        return Ok(std::io::stdout().lock().write_all(data)?);
+        return finish(data, Ok(()));
     }
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir)

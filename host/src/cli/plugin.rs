@@ -8,10 +8,12 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::Rejected;
 use super::args::{Output, PluginCommand, RunArgs};
+use super::{Rejected, finish};
 use crate::config::Config;
-use crate::plugins::{Kind, Located, Runtime, SearchPath, types};
+use crate::input;
+use crate::plugins::{CopyStatus, Kind, Listed, Located, Runtime, SearchPath, types};
+use crate::text::sanitize;
 
 pub fn run(cmd: PluginCommand, config: &Config, search: &SearchPath) -> anyhow::Result<()> {
     match cmd {
@@ -43,17 +45,20 @@ fn pin(search: &SearchPath, names: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every copy of every plugin on the search path. A name with several copies shows each, with its
+/// path and status: `used`, `shadowed` (identical to the copy used), or `conflict` (the copies
+/// differ, so the name is refused until all but one are removed).
 fn list(search: &SearchPath, output: Output) -> anyhow::Result<()> {
-    let (found, broken) = search.list();
+    let (found, broken) = search.list_all();
     let mut out = std::io::stdout().lock();
     if output == Output::Json {
         let plugins: Vec<Value> = found
             .iter()
-            .map(|p| {
+            .map(|Listed { located: p, status }| {
                 json!({
                     "name": p.manifest.name, "kind": p.manifest.kind, "version": p.manifest.version,
                     "api": p.manifest.api, "description": p.manifest.description,
-                    "wasm": p.wasm_path, "manifest": p.manifest_path,
+                    "wasm": p.wasm_path, "manifest": p.manifest_path, "status": status,
                 })
             })
             .collect();
@@ -66,16 +71,34 @@ fn list(search: &SearchPath, output: Output) -> anyhow::Result<()> {
     } else {
         writeln!(out, "{:<20} {:<14} {:<9} {:<4} DESCRIPTION", "NAME", "KIND", "VERSION", "API")?;
     }
-    for p in &found {
+    let copies = |name: &str| found.iter().filter(|l| l.located.manifest.name == name).count();
+    for Listed { located: p, status } in &found {
         let m = &p.manifest;
         writeln!(
             out,
             "{:<20} {:<14} {:<9} {:<4} {}",
             m.name,
             m.kind.as_str(),
-            m.version,
+            sanitize(&m.version),
             m.api,
-            m.description
+            sanitize(&m.description)
+        )?;
+        if copies(&m.name) > 1 {
+            let note = if *status == CopyStatus::Shadowed { " (identical to the copy used)" } else { "" };
+            writeln!(out, "  {:<18} {}{note}", status.as_str(), p.wasm_path.display())?;
+        }
+    }
+    let mut conflicts: Vec<&str> = found
+        .iter()
+        .filter(|l| l.status == CopyStatus::Conflict)
+        .map(|l| l.located.manifest.name.as_str())
+        .collect();
+    conflicts.dedup();
+    for name in conflicts {
+        writeln!(
+            out,
+            "conflict: the copies of '{name}' differ; using it by name fails until all but one are removed \
+             (or give the wanted one by the path of its .wasm)"
         )?;
     }
     for e in &broken {
@@ -142,54 +165,45 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
     let name = located.manifest.name.clone();
     let runtime = Runtime::new(config.cache_dir())?;
     let plugin = runtime.load(&located, &config.policy(&name), config.require_pinned)?;
+    if located.manifest.kind == Kind::Verifier {
+        bail!("'{name}' is a verifier plugin; run it with `cvm-attest verify --verifier {name}`");
+    }
     let plugin_config = match &args.plugin_config {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        Some(path) => input::read_text(path, "plugin configuration", input::MAX_SMALL_FILE_BYTES)?,
         None => located.manifest.default_config.clone().unwrap_or_default(),
     };
     plugin.validate_config(&plugin_config)?;
     let claims = read_claims(&args.claims)?;
+    let token = match &args.token {
+        Some(path) => Some(input::read_text(path, "token", input::MAX_SMALL_FILE_BYTES)?.trim().to_owned()),
+        None => None,
+    };
     let ctx = eval_context(plugin_config);
-    match located.manifest.kind {
-        Kind::ClaimCheck => {
-            let verdict = plugin.check(&ctx, &claims)?;
+    if located.manifest.kind == Kind::OutputFormat {
+        let outcome = types::AttestationResult { claims, token, verifier: "file".into(), checks: Vec::new() };
+        return finish(&plugin.format(&ctx, &outcome)?.body, Ok(()));
+    }
+    let verdict = plugin.check(&ctx, &claims)?;
+    let output = match args.output {
+        Output::Json => {
             let report = json!({
                 "plugin": name, "version": located.manifest.version, "sha256": plugin.inspection().digest,
                 "verdict": verdict_json(&verdict),
             });
-            let mut out = std::io::stdout().lock();
-            match args.output {
-                Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
-                Output::Text => write!(out, "{}", verdict_text(&name, &verdict))?,
-            }
-            if !matches!(verdict, types::Verdict::Pass) {
-                return Err(Rejected(format!("claim check '{name}' did not pass")).into());
-            }
+            format!("{}\n", serde_json::to_string_pretty(&report)?)
         }
-        Kind::OutputFormat => {
-            let token = match &args.token {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?
-                        .trim()
-                        .to_owned(),
-                ),
-                None => None,
-            };
-            let outcome =
-                types::AttestationResult { claims, token, verifier: "file".into(), checks: Vec::new() };
-            let rendered = plugin.format(&ctx, &outcome)?;
-            std::io::stdout().lock().write_all(&rendered.body)?;
-        }
-        Kind::Verifier => {
-            bail!("'{name}' is a verifier plugin; run it with `cvm-attest verify --verifier {name}`")
-        }
-    }
-    Ok(())
+        Output::Text => verdict_text(&name, &verdict),
+    };
+    let passed = match verdict {
+        types::Verdict::Pass => Ok(()),
+        _ => Err(Rejected(format!("claim check '{name}' did not pass")).into()),
+    };
+    finish(output.as_bytes(), passed)
 }
 
+/// A claims file: one JSON object (an MAA token payload), no duplicate keys.
 fn read_claims(path: &Path) -> anyhow::Result<String> {
-    let text = String::from_utf8(super::read_input(path, "claims")?)
-        .map_err(|_| anyhow::anyhow!("{}: claims are not UTF-8 JSON", path.display()))?;
+    let text = input::read_text(path, "claims", input::MAX_SMALL_FILE_BYTES)?;
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(_)) => Ok(text),
         Ok(_) => bail!("{}: claims must be a JSON object (an MAA token payload)", path.display()),
@@ -209,18 +223,19 @@ pub fn verdict_json(verdict: &types::Verdict) -> Value {
     }
 }
 
+/// A verdict for people; everything the plugin wrote is escaped (it must not drive the terminal).
 pub fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
     match verdict {
         types::Verdict::Pass => format!("{name}: pass\n"),
-        types::Verdict::Indeterminate(reason) => format!("{name}: indeterminate: {reason}\n"),
+        types::Verdict::Indeterminate(reason) => format!("{name}: indeterminate: {}\n", sanitize(reason)),
         types::Verdict::Fail(findings) => {
             let mut s = format!("{name}: FAIL\n");
             for f in findings {
                 s.push_str(&format!(
                     "  {} {}: {}\n",
-                    f.code,
-                    f.claim_path.as_deref().unwrap_or("-"),
-                    f.message
+                    sanitize(&f.code),
+                    sanitize(f.claim_path.as_deref().unwrap_or("-")),
+                    sanitize(&f.message)
                 ));
             }
             s

@@ -3,6 +3,7 @@
 mod cli;
 mod collect;
 mod containment;
+mod flags;
 mod imds;
 mod loading;
 mod plugins;

@@ -1,0 +1,277 @@
+//! Every flag of every command, run through the real binary: none may panic, and each ends with the
+//! exit status it means (0 ok, 1 failed verification or check, 2 usage or input, 3 environment).
+//! A flag added to the command line without a row here fails `every_flag_has_a_row`.
+
+use std::process::Stdio;
+
+use clap::CommandFactory;
+use cvm_attest::cli::Cli;
+
+use crate::support::{PluginDir, cvm_attest, repo_root};
+
+const SNP: &str = "examples/evidence/azure-sev-snp.json";
+const NONCE_HEX: &str = "6368616c6c656e6765"; // "challenge"
+const CHECK: &str = "claim-equals=examples/checks/sevsnp-cvm.json";
+const NO_TPM: &str = "swtpm:host=127.0.0.1,port=1";
+
+/// One run: arguments (`{dir}`, `{tmp}` and `{cfg}` are substituted), what stdin holds, the exit status.
+struct Row {
+    args: &'static [&'static str],
+    stdin: Option<&'static str>,
+    status: i32,
+}
+
+const fn row(args: &'static [&'static str], status: i32) -> Row {
+    Row { args, stdin: None, status }
+}
+
+const fn piped(args: &'static [&'static str], stdin: &'static str, status: i32) -> Row {
+    Row { args, stdin: Some(stdin), status }
+}
+
+const ROWS: &[Row] = &[
+    row(&["--help"], 0),
+    row(&["--version"], 0),
+    row(&["-v", "plugin", "list"], 0),
+    row(&["-vv", "plugin", "list"], 0),
+    row(&["--verbose", "plugin", "list"], 0),
+    row(&["--config", "{tmp}/missing.toml", "plugin", "list"], 2),
+    row(&["--plugin-dir", "{tmp}/nowhere", "plugin", "list"], 0),
+    // verify
+    row(&["verify", "--evidence", SNP, "--nonce", "challenge"], 0),
+    row(&["verify", "--evidence", SNP, "-n", "challenge"], 0),
+    row(&["verify", "--evidence", SNP, "--nonce-hex", NONCE_HEX], 0),
+    row(&["verify", "--evidence", SNP, "--nonce-hex", "00ff"], 1),
+    row(&["verify", "--evidence", SNP, "--nonce-hex", "not-hex"], 2),
+    row(&["verify", "--evidence", SNP, "--nonce-hex", ""], 2),
+    row(&["verify", "--evidence", SNP, "--nonce", "challenge", "--nonce-hex", NONCE_HEX], 2),
+    row(&["verify", "--evidence", SNP], 0),
+    piped(&["verify", "--evidence", "-", "-n", "challenge"], SNP, 0),
+    row(&["verify", "--evidence", "/dev/zero", "-n", "challenge"], 2),
+    row(&["verify", "--evidence", "{tmp}/missing.json", "-n", "challenge"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--verifier", "offline"], 0),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--verifier", "no-such-verifier"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--verifier", "claim-equals"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--check", CHECK], 0),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--check", "claim-equals"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--check", "claim-equals={tmp}/missing.json"], 2),
+    row(
+        &[
+            "verify",
+            "--evidence",
+            SNP,
+            "-n",
+            "challenge",
+            "--trust-anchor",
+            "amd-ark-milan=formats/anchors/milan-ark.pem",
+            "--trust-anchor",
+            "amd-ask-milan=formats/anchors/milan-ask.pem",
+        ],
+        0,
+    ),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--trust-anchor", "amd-ark-milan"], 2),
+    row(
+        &[
+            "verify",
+            "--evidence",
+            SNP,
+            "-n",
+            "challenge",
+            "--trust-anchor",
+            "amd-ark-milan={tmp}/missing.pem",
+        ],
+        2,
+    ),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--collateral", "no-such-collateral=README.md"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--collateral", "intel-tcb-info"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "json"], 0),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--output", "text"], 0),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "summary"], 0),
+    row(&["verify", "--evidence", SNP, "-n", "wrong", "-o", "summary"], 1),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "yaml"], 2),
+    // evidence show
+    row(&["evidence", "show", SNP], 0),
+    row(&["evidence", "show", SNP, "-o", "json"], 0),
+    row(&["evidence", "show", SNP, "--output", "text"], 0),
+    row(&["evidence", "show", SNP, "-o", "yaml"], 2),
+    piped(&["evidence", "show", "-"], SNP, 0),
+    row(&["evidence", "show", "/dev/zero"], 2),
+    // evidence collect, where there is no TPM (collection itself is tested against swtpm)
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM], 3),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", "device:{tmp}/no-tpm"], 3),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", "bogus"], 2),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--nonce", "n"], 3),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "-n", "n"], 3),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--nonce-hex", "00ff"], 3),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--nonce-hex", "0"], 2),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--pcrs", "0-7,14"], 3),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--pcrs", "24"], 2),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--event-log", "{tmp}/log"], 3),
+    row(
+        &["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--imds", "http://127.0.0.1:1"],
+        3,
+    ),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--imds", "not a url"], 2),
+    row(&["evidence", "collect", "--tpm", NO_TPM], 2),
+    // plugin
+    row(&["plugin", "list"], 0),
+    row(&["plugin", "list", "-o", "json"], 0),
+    row(&["plugin", "list", "--output", "text"], 0),
+    row(&["plugin", "inspect", "{dir}/claim-equals.wasm"], 0),
+    row(&["plugin", "inspect", "{dir}/claim-equals.wasm", "-o", "json"], 0),
+    row(&["plugin", "inspect", "{dir}/claim-equals.wasm", "--output", "text"], 0),
+    row(&["plugin", "inspect", "/dev/zero"], 2),
+    row(
+        &[
+            "plugin",
+            "run",
+            "claim-equals",
+            "--claims",
+            "examples/claims/sharedweu-sevsnp-2023-03-30.json",
+            "--plugin-config",
+            "examples/checks/sevsnp-cvm.json",
+        ],
+        0,
+    ),
+    row(
+        &[
+            "plugin",
+            "run",
+            "claim-equals",
+            "--claims",
+            "examples/claims/sharedweu-sevsnp-2023-03-30.json",
+            "--plugin-config",
+            "examples/checks/sevsnp-cvm.json",
+            "-o",
+            "json",
+        ],
+        0,
+    ),
+    row(
+        &[
+            "plugin",
+            "run",
+            "claim-equals",
+            "--claims",
+            "examples/claims/sharedweu-sevsnp-2023-03-30.json",
+            "--plugin-config",
+            "examples/checks/sevsnp-cvm.json",
+            "--output",
+            "text",
+        ],
+        0,
+    ),
+    row(
+        &[
+            "plugin",
+            "run",
+            "claim-equals",
+            "--claims",
+            SNP,
+            "--plugin-config",
+            "examples/checks/sevsnp-cvm.json",
+        ],
+        1,
+    ),
+    piped(
+        &["plugin", "run", "summary", "--claims", "-"],
+        "examples/claims/sharedweu-sevsnp-2023-03-30.json",
+        0,
+    ),
+    row(
+        &[
+            "plugin",
+            "run",
+            "summary",
+            "--claims",
+            "examples/claims/sharedweu-sevsnp-2023-03-30.json",
+            "--token",
+            "formats/testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt",
+        ],
+        0,
+    ),
+    row(&["plugin", "run", "summary", "--claims", "/dev/zero"], 2),
+    row(&["plugin", "run", "offline", "--claims", "examples/claims/sharedweu-sevsnp-2023-03-30.json"], 2),
+    row(&["plugin", "pin"], 0),
+    row(&["plugin", "pin", "claim-equals", "summary"], 0),
+    row(&["plugin", "pin", "no-such-plugin"], 2),
+];
+
+#[test]
+fn every_flag_of_every_command_runs_without_a_panic_and_with_its_exit_status() {
+    let plugins = PluginDir::new();
+    let manifest = std::fs::read_to_string(repo_root().join("plugins/offline-verifier/offline.toml"))
+        .expect("offline verifier manifest");
+    plugins.install_as("offline", "offline", &manifest);
+    plugins.install("claim-equals");
+    plugins.install("summary");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("config.toml");
+    std::fs::write(&config, format!("cache_dir = {:?}\n", tmp.path().join("cache").display().to_string()))
+        .expect("config");
+    let fill = |arg: &str| {
+        arg.replace("{dir}", &plugins.path().display().to_string())
+            .replace("{tmp}", &tmp.path().display().to_string())
+    };
+
+    let mut wrong = Vec::new();
+    for row in ROWS {
+        let args: Vec<String> = row.args.iter().map(|a| fill(a)).collect();
+        let mut cmd = cvm_attest();
+        cmd.current_dir(repo_root()).env("CVM_ATTEST_PLUGIN_PATH", plugins.path());
+        if !args.iter().any(|a| a == "--config") {
+            cmd.env("CVM_ATTEST_CONFIG", &config);
+        }
+        cmd.args(&args).env_remove("CVM_ATTEST_TCTI").env_remove("CVM_ATTEST_IMDS_URL");
+        cmd.stdin(match row.stdin {
+            Some(file) => Stdio::from(std::fs::File::open(repo_root().join(file)).expect("stdin file")),
+            None => Stdio::null(),
+        });
+        let out = cmd.output().expect("run cvm-attest");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(row.status) || stderr.contains("panicked") {
+            wrong.push(format!("{args:?}: exit {:?}, expected {}\n{stderr}", out.status.code(), row.status));
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {} runs went wrong:\n{}", wrong.len(), ROWS.len(), wrong.join("\n"));
+}
+
+#[test]
+fn every_flag_has_a_row() {
+    let mut missing = Vec::new();
+    walk(&Cli::command(), &mut Vec::new(), &mut missing);
+    assert!(missing.is_empty(), "flags no row of ROWS runs: {missing:?}");
+}
+
+/// Record every `(subcommand path, flag)` of `command` that no row runs.
+fn walk(command: &clap::Command, path: &mut Vec<String>, missing: &mut Vec<String>) {
+    for arg in command.get_arguments() {
+        let id = arg.get_id().as_str();
+        if arg.is_positional() || id == "help" || id == "version" {
+            continue;
+        }
+        let spellings: Vec<String> = arg
+            .get_long()
+            .map(|l| format!("--{l}"))
+            .into_iter()
+            .chain(arg.get_short().map(|s| format!("-{s}")))
+            .collect();
+        let runs = |row: &&Row| {
+            let words: Vec<&str> = row.args.to_vec();
+            let mut rest = words.iter();
+            path.iter().all(|p| rest.any(|w| w == p))
+                && words.iter().any(|w| spellings.contains(&w.to_string()))
+        };
+        if !ROWS.iter().any(|row| runs(&row)) {
+            missing.push(format!("{} {}", path.join(" "), spellings.join("/")));
+        }
+    }
+    for sub in command.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        path.push(sub.get_name().to_owned());
+        walk(sub, path, missing);
+        path.pop();
+    }
+}
