@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::appraise::claims::{Hardware, azure_vm, sevsnpvm};
-use cvm_attest_formats::appraise::{Policy, TrustAnchors, appraise};
+use cvm_attest_formats::appraise::{Policy, Status, Steps, TrustAnchors, appraise, snp, tdx};
 use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
@@ -30,6 +30,18 @@ fn bundle(json: &[u8]) -> (EvidenceBundle, HclReport) {
     let bundle = EvidenceBundle::from_coco_json(json, at()).expect("CoCo evidence");
     let hcl = HclReport::parse(&bundle.hcl_report).expect("an HCL report");
     (bundle, hcl)
+}
+
+/// The steps of the hardware section, run for real: the claims rest on their outcome.
+fn hardware_steps(bundle: &EvidenceBundle, hardware: Hardware<'_>) -> Steps {
+    let mut steps = Steps::default();
+    let anchors = TrustAnchors::builtin();
+    let outcome = match hardware {
+        Hardware::Snp(report) => snp::appraise(report, bundle.vcek_chain.as_deref(), &anchors, &mut steps),
+        Hardware::Tdx(quote) => tdx::appraise(quote, None, &anchors, &[], &mut steps),
+    };
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    steps
 }
 
 fn snp_report(hcl: &HclReport) -> &SnpReport {
@@ -68,7 +80,8 @@ fn azure_guest_ephemeral_key() -> EphemeralKey {
 fn snp_claims_are_the_report_and_runtime_claims() {
     let (bundle, hcl) = bundle(COCO_SNP_V1);
     let report = snp_report(&hcl);
-    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Snp(report), None);
+    let steps = hardware_steps(&bundle, Hardware::Snp(report));
+    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Snp(report), None, &steps);
     let runtime = hcl.runtime_claims().unwrap();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");
@@ -112,13 +125,9 @@ fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
     let (mut bundle, hcl) = bundle(COCO_SNP_V1);
     // Give the evidence the ephemeral key an AzureGuest request has, so its claims are produced.
     bundle.tpm.ephemeral_key = Some(azure_guest_ephemeral_key());
-    let claims = azure_vm(
-        &bundle,
-        &hcl,
-        &hcl.runtime_claims().unwrap(),
-        Hardware::Snp(snp_report(&hcl)),
-        Some(b"ADE0101"),
-    );
+    let hardware = Hardware::Snp(snp_report(&hcl));
+    let steps = hardware_steps(&bundle, hardware);
+    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), hardware, Some(b"ADE0101"), &steps);
 
     // The isolation claims are exactly MAA's; the top level is a subset (see the module docs).
     let (tee, token_tee) = (&claims["x-ms-isolation-tee"], &token["x-ms-isolation-tee"]);
@@ -206,7 +215,8 @@ fn sevsnpvm_claims_equal_the_ones_maa_issued_for_the_same_report() {
 fn tdx_claims_are_the_td_quote() {
     let (bundle, hcl) = bundle(COCO_TDX_V1);
     let quote = TdQuote::parse(bundle.td_quote.as_deref().unwrap()).unwrap();
-    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Tdx(&quote), None);
+    let steps = hardware_steps(&bundle, Hardware::Tdx(&quote));
+    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Tdx(&quote), None, &steps);
     let body = quote.body();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");
@@ -262,4 +272,43 @@ fn tdx_claims_are_the_td_quote() {
     .map(String::from)
     .collect();
     assert_eq!(keys(tee), expected);
+}
+
+/// `x-ms-compliance-status` stands for the debug check (`snp-policy`, `tdx-td-attributes`): it is
+/// asserted only when that step ran and passed and no step failed, never for merely being asked.
+#[test]
+fn compliance_status_needs_the_debug_check_to_have_passed() {
+    for json in [COCO_SNP_V1, COCO_TDX_V1] {
+        let (bundle, hcl) = bundle(json);
+        let runtime = hcl.runtime_claims().unwrap();
+        let quote = bundle.td_quote.as_deref().map(|bytes| TdQuote::parse(bytes).unwrap());
+        let hardware = match &quote {
+            Some(quote) => Hardware::Tdx(quote),
+            None => Hardware::Snp(snp_report(&hcl)),
+        };
+        let compliance = |steps: &Steps| {
+            let claims = azure_vm(&bundle, &hcl, &runtime, hardware, None, steps);
+            claims["x-ms-isolation-tee"].get("x-ms-compliance-status").cloned()
+        };
+        let checked = hardware_steps(&bundle, hardware);
+        assert_eq!(compliance(&checked), Some(json!("azure-compliant-cvm")));
+
+        // The debug check did not run: no compliance.
+        let debug_check = if quote.is_some() { tdx::TD_ATTRIBUTES } else { snp::POLICY };
+        let mut without = Steps::default();
+        for step in checked.as_slice().iter().filter(|step| step.name != debug_check) {
+            if step.status == Status::Passed {
+                without.check(step.name, Ok(step.detail.clone()));
+            } else {
+                without.not_evaluated(step.name, step.detail.clone());
+            }
+        }
+        assert_eq!(compliance(&without), None);
+        assert_eq!(compliance(&Steps::default()), None);
+
+        // It passed, but a later step failed: no compliance either.
+        let mut failed = checked.clone();
+        failed.fail::<()>("hcl-binding", "a later failure");
+        assert_eq!(compliance(&failed), None);
+    }
 }

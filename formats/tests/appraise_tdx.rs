@@ -5,8 +5,8 @@
 
 use base64::Engine;
 use cvm_attest_formats::appraise::anchors::TrustAnchors;
-use cvm_attest_formats::appraise::tdx::{Collateral, appraise};
-use cvm_attest_formats::appraise::{Status, Steps};
+use cvm_attest_formats::appraise::tdx::{Collateral, appraise, td_attributes};
+use cvm_attest_formats::appraise::{self, Policy, Status, Steps};
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::tdx::{TdQuote, TdReport};
@@ -22,14 +22,19 @@ const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidenc
 const MAA_SGX_EXAMPLE: &[u8] = include_bytes!("../testdata/maa-rest-spec/AttestTdxVm.json");
 const MILAN_ARK: &str = include_str!("../anchors/milan-ark.pem");
 
-const ALL_STEPS: [&str; 6] = [
+const ALL_STEPS: [&str; 7] = [
     "tdx-pck-chain",
     "tdx-qe-report-signature",
     "tdx-qe-binding",
     "tdx-quote-signature",
     "tdx-td-report-match",
+    "tdx-td-attributes",
     "tdx-tcb-status",
 ];
+
+/// The TD attributes in a v4 quote: the 48-byte header, then TEE_TCB_SVN, MRSEAM, MRSIGNERSEAM and
+/// SEAMATTRIBUTES (16 + 48 + 48 + 8 bytes) of the body.
+const TD_ATTRIBUTES: usize = 168;
 
 /// v4 offsets: signature data length, QE certification data size, QE report, its signature, QE auth
 /// data (32 bytes in both quotes), PCK chain type and size.
@@ -122,14 +127,18 @@ fn trustee_quote_with_its_td_report_passes_every_step() {
     let (outcome, steps) = run(TRUSTEE_QUOTE, Some(&report), &TrustAnchors::builtin());
     assert_eq!(outcome, Some(()), "{steps:#?}");
     assert_eq!(names(&steps), ALL_STEPS);
-    let mut expected = vec![Status::Passed; 5];
+    let mut expected = vec![Status::Passed; 6];
     expected.push(Status::NotEvaluated);
     assert_eq!(statuses(&steps), expected, "{steps:#?}");
     let chain = &steps.as_slice()[0].detail;
     for cn in ["CN=Intel SGX PCK Certificate", "CN=Intel SGX PCK Platform CA", "CN=Intel SGX Root CA"] {
         assert!(chain.contains(cn), "{chain}");
     }
-    assert!(steps.as_slice()[5].detail.contains("`intel-tcb-info`"), "{steps:#?}");
+    assert_eq!(
+        steps.as_slice()[5].detail,
+        "TD attributes 0x0: not under debug (DEBUG and the rest of bits 7:0 clear); other bits set: none"
+    );
+    assert!(steps.as_slice()[6].detail.contains("`intel-tcb-info`"), "{steps:#?}");
 }
 
 #[test]
@@ -144,6 +153,7 @@ fn cvmtools_quote_passes_the_signature_steps_but_not_another_tds_report() {
             Status::Passed,
             Status::Passed,
             Status::NotEvaluated,
+            Status::Passed,
             Status::NotEvaluated
         ],
         "{steps:#?}"
@@ -173,7 +183,7 @@ fn trustee_evidence_files_pass_in_both_encodings() {
         let (outcome, steps) =
             run(bundle.td_quote.as_deref().unwrap(), Some(&report), &TrustAnchors::builtin());
         assert_eq!(outcome, Some(()), "{steps:#?}");
-        assert_eq!(statuses(&steps)[..5], [Status::Passed; 5], "{steps:#?}");
+        assert_eq!(statuses(&steps)[..6], [Status::Passed; 6], "{steps:#?}");
     }
 }
 
@@ -302,4 +312,72 @@ fn tcb_info_collateral_is_not_evaluated_yet() {
     assert_eq!(appraise(&quote, None, &TrustAnchors::builtin(), &collateral, &mut steps), Some(()));
     let last = steps.as_slice().last().unwrap();
     assert_eq!((last.name, last.status), ("tdx-tcb-status", Status::NotEvaluated));
+}
+
+/// The genuine quote with TD attribute bit `bit` set. Its signature no longer verifies, so this
+/// tests the `tdx-td-attributes` check itself, on the parsed quote.
+fn with_attribute_bit(bit: u32) -> TdQuote {
+    let mut bytes = TRUSTEE_QUOTE.to_vec();
+    let at = TD_ATTRIBUTES + usize::try_from(bit / 8).expect("small");
+    bytes[at] |= 1 << (bit % 8);
+    let quote = TdQuote::parse(&bytes).expect("a valid TD quote");
+    assert_ne!(quote.body().td_attributes.0 & (1 << bit), 0, "bit {bit} is set");
+    quote
+}
+
+#[test]
+fn tdx_td_attributes_rejects_the_debug_bit() {
+    let why = td_attributes(&with_attribute_bit(0)).unwrap_err();
+    assert_eq!(
+        why,
+        "TD attributes 0x1: DEBUG (bit 0) set: the TD is in debug mode, so the host can read and change its \
+         memory and registers; launch the TD without debug. Other bits set: none"
+    );
+}
+
+#[test]
+fn tdx_td_attributes_rejects_every_td_under_debug_bit_by_name() {
+    let why = td_attributes(&with_attribute_bit(4)).unwrap_err();
+    assert!(
+        why.starts_with("TD attributes 0x10: HGS_PLUS_PROF (bit 4) set: bits 7:0 mark a TD under debug"),
+        "{why}"
+    );
+    let why = td_attributes(&with_attribute_bit(7)).unwrap_err();
+    assert!(why.contains("unnamed (bit 7) set"), "{why}");
+}
+
+#[test]
+fn tdx_td_attributes_names_the_other_bits_set() {
+    let detail = td_attributes(&with_attribute_bit(63)).unwrap();
+    assert!(detail.ends_with("other bits set: PERFMON (bit 63)"), "{detail}");
+    let mut bytes = TRUSTEE_QUOTE.to_vec();
+    bytes[TD_ATTRIBUTES] |= 0x01;
+    bytes[TD_ATTRIBUTES + 3] |= 0x30;
+    let why = td_attributes(&TdQuote::parse(&bytes).unwrap()).unwrap_err();
+    assert!(why.ends_with("Other bits set: SEPT_VE_DISABLE (bit 28), MIGRATABLE (bit 29)"), "{why}");
+}
+
+#[test]
+fn a_debug_bit_set_in_the_quote_fails_its_signature_first() {
+    let mut bytes = TRUSTEE_QUOTE.to_vec();
+    bytes[TD_ATTRIBUTES] |= 1;
+    let report = td_report(TRUSTEE_HCL);
+    let (outcome, steps) = run(&bytes, Some(&report), &TrustAnchors::builtin());
+    assert_fails_at(outcome, &steps, "tdx-quote-signature");
+}
+
+/// The whole appraisal of genuine TDX evidence runs `tdx-td-attributes`, passes it, and only then
+/// asserts `x-ms-compliance-status`.
+#[test]
+fn genuine_tdx_evidence_passes_tdx_td_attributes_end_to_end() {
+    let at = Timestamp::parse("2026-11-27T21:31:00Z").unwrap();
+    let bundle = EvidenceBundle::from_coco_json(COCO_TDX_V1, at).unwrap();
+    let anchors = TrustAnchors::builtin();
+    let policy = Policy { expected_nonce: Some(b"challenge"), anchors: &anchors, collateral: &[] };
+    let appraisal = appraise::appraise(&bundle, &policy);
+    let step = appraisal.steps.as_slice().iter().find(|step| step.name == "tdx-td-attributes");
+    assert_eq!(step.map(|step| step.status), Some(Status::Passed), "{:#?}", appraisal.steps);
+    let claims = appraisal.claims.expect("genuine evidence verifies");
+    assert_eq!(claims["x-ms-isolation-tee"]["x-ms-compliance-status"], "azure-compliant-cvm");
+    assert_eq!(claims["x-ms-isolation-tee"]["tdx_td_attributes_debug"], false);
 }

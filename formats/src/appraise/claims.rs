@@ -2,9 +2,11 @@
 //!
 //! The offline verifier produces the claim set MAA would put in an `azurevm` guest token (protocol
 //! notes §10.3 and §10.4), so claim-check plugins read MAA tokens and offline results alike. Call
-//! [`azure_vm`] only once appraisal passed: the claims assert what the steps checked (the
-//! `x-ms-compliance-status` above all). Claim values use MAA's encodings: lower-case hex for byte
-//! strings (TDX 64-bit fields as their little-endian bytes, as in the quote), numbers for SVNs.
+//! [`azure_vm`] only once appraisal passed: the claims assert what the steps checked.
+//! `x-ms-compliance-status` is asserted only when the steps show the debug check it stands for
+//! passed (`snp-policy`, `tdx-td-attributes`) and no step failed. Claim values use MAA's encodings:
+//! lower-case hex for byte strings (TDX 64-bit fields as their little-endian bytes, as in the
+//! quote), numbers for SVNs.
 //!
 //! MAA claims not produced, because the evidence cannot support them:
 //! * `iss`, `iat`, `nbf`, `exp`, `jti`: there is no token; `x-ms-policy-hash`: there is no MAA policy.
@@ -26,6 +28,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rsa::BigUint;
 use serde_json::{Map, Value, json};
 
+use super::{Steps, snp, tdx};
 use crate::bundle::{EphemeralKey, EvidenceBundle};
 use crate::hcl::{HclReport, RuntimeClaims};
 use crate::snp::SnpReport;
@@ -34,7 +37,7 @@ use crate::tpm::Public;
 
 /// `x-ms-ver` of MAA's tokens.
 const VERSION: &str = "1.0";
-/// What MAA asserts of a CVM on an Azure-compliant host; appraisal passing stands for it here.
+/// What MAA asserts of a CVM on an Azure-compliant host; here, of one whose debug check passed.
 const COMPLIANT: &str = "azure-compliant-cvm";
 /// The `kid` MAA gives the ephemeral key in `x-ms-runtime.keys`.
 const EPHEMERAL_KID: &str = "TpmEphemeralEncryptionKey";
@@ -47,13 +50,15 @@ pub enum Hardware<'a> {
 }
 
 /// The `azurevm` claim set of appraised evidence. `verified_nonce` is the nonce appraisal found
-/// bound (never the bundle's own, unchecked `nonce` field).
+/// bound (never the bundle's own, unchecked `nonce` field); `steps` are the appraisal's, from which
+/// `x-ms-compliance-status` is decided.
 pub fn azure_vm(
     bundle: &EvidenceBundle,
     hcl: &HclReport,
     runtime: &RuntimeClaims,
     hardware: Hardware<'_>,
     verified_nonce: Option<&[u8]>,
+    steps: &Steps,
 ) -> Value {
     let mut claims = Map::new();
     claims.insert("x-ms-attestation-type".into(), "azurevm".into());
@@ -68,7 +73,7 @@ pub fn azure_vm(
     if !client_runtime.is_empty() {
         claims.insert("x-ms-runtime".into(), client_runtime.into());
     }
-    claims.insert("x-ms-isolation-tee".into(), isolation_tee(hcl, hardware).into());
+    claims.insert("x-ms-isolation-tee".into(), isolation_tee(hcl, hardware, steps).into());
     claims.into()
 }
 
@@ -97,13 +102,17 @@ fn ephemeral_jwk(key: &EphemeralKey) -> Option<Value> {
     }))
 }
 
-fn isolation_tee(hcl: &HclReport, hardware: Hardware<'_>) -> Map<String, Value> {
-    let (tee_type, mut claims) = match hardware {
-        Hardware::Snp(report) => ("sevsnpvm", sevsnpvm(report)),
-        Hardware::Tdx(quote) => ("tdxvm", tdxvm(quote)),
+fn isolation_tee(hcl: &HclReport, hardware: Hardware<'_>, steps: &Steps) -> Map<String, Value> {
+    let (tee_type, debug_check, mut claims) = match hardware {
+        Hardware::Snp(report) => ("sevsnpvm", snp::POLICY, sevsnpvm(report)),
+        Hardware::Tdx(quote) => ("tdxvm", tdx::TD_ATTRIBUTES, tdxvm(quote)),
     };
     claims.insert("x-ms-attestation-type".into(), tee_type.into());
-    claims.insert("x-ms-compliance-status".into(), COMPLIANT.into());
+    // Asserted from the checks' outcome, not from being called: a caller that skipped or failed
+    // the debug check gets no compliance claim.
+    if steps.failure().is_none() && steps.passed(debug_check) {
+        claims.insert("x-ms-compliance-status".into(), COMPLIANT.into());
+    }
     if let Ok(runtime) = serde_json::from_slice::<Value>(hcl.runtime_claims_json()) {
         claims.insert("x-ms-runtime".into(), runtime);
     }

@@ -91,6 +91,11 @@ impl Steps {
         self.0.push(Step { name, status: Status::NotEvaluated, detail: why.into() });
     }
 
+    /// Whether a step of this name ran and passed.
+    pub fn passed(&self, name: &str) -> bool {
+        self.0.iter().any(|step| step.name == name && step.status == Status::Passed)
+    }
+
     /// The first failed step, if any.
     pub fn failure(&self) -> Option<&Step> {
         self.0.iter().find(|step| step.status == Status::Failed)
@@ -182,7 +187,7 @@ fn appraise_steps(
     })?;
     vtpm::appraise(&bundle.tpm, &runtime, policy.expected_nonce, bundle.event_log.as_deref(), steps)?;
     report_user_data(&runtime, policy.expected_nonce, steps)?;
-    Some(claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce))
+    Some(claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce, steps))
 }
 
 /// With a fresh report, the runtime claims' `user-data` is the nonce (zero-padded, or its SHA-512).

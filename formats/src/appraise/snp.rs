@@ -25,6 +25,9 @@ const MICROCODE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.
 const FMC_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.9");
 const HW_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.4");
 
+/// The step that refuses a debuggable guest; `x-ms-compliance-status` rests on it.
+pub const POLICY: &str = "snp-policy";
+
 /// `SIGNATURE_ALGO` 1: ECDSA P-384 with SHA-384, the only one SEV-SNP defines.
 const ECDSA_P384_SHA384: u32 = 1;
 
@@ -44,7 +47,7 @@ pub fn appraise(
     steps.check("snp-chip-id", check_chip_id(&vcek, report))?;
     steps.check("snp-tcb", check_tcb(&vcek, report))?;
     steps.check("snp-report-signature", check_signature(&vcek, report))?;
-    steps.check("snp-policy", check_policy(report.policy(), report.vmpl()))
+    steps.check(POLICY, check_policy(report.policy(), report.vmpl()))
 }
 
 /// Whether `issuer`'s key made `subject`'s RSA-PSS/SHA-384 signature.

@@ -6,6 +6,9 @@
 //! key for the quote. Only then is the quote's body compared with the TD report from the HCL report,
 //! which is MAC'd by the CPU but cannot be authenticated offline on its own.
 //!
+//! `tdx-td-attributes` then refuses a TD under debug, as `snp-policy` does for SEV-SNP: the attributes
+//! come from the signed quote body, so this needs the quote signature to have passed.
+//!
 //! Certificate validity dates and revocation are not checked: both come with Intel collateral (CRLs,
 //! TCB info with its issue and next-update dates), and the certificates in a quote are not enough to
 //! decide them. A PCK chain whose certificates have expired still passes `tdx-pck-chain`.
@@ -39,7 +42,28 @@ const QE_REPORT_SIGNATURE: &str = "tdx-qe-report-signature";
 const QE_BINDING: &str = "tdx-qe-binding";
 const QUOTE_SIGNATURE: &str = "tdx-quote-signature";
 const TD_REPORT_MATCH: &str = "tdx-td-report-match";
+/// The step that refuses a debuggable TD; `x-ms-compliance-status` rests on it.
+pub const TD_ATTRIBUTES: &str = "tdx-td-attributes";
 const TCB_STATUS: &str = "tdx-tcb-status";
+
+/// The TD attribute bits with a name (Intel TDX Module ABI, ATTRIBUTES; the names are Linux's).
+const ATTRIBUTE_NAMES: [(u32, &str); 12] = [
+    (0, "DEBUG"),
+    (4, "HGS_PLUS_PROF"),
+    (5, "PERF_PROF"),
+    (6, "PMT_PROF"),
+    (16, "ICSSD"),
+    (27, "LASS"),
+    (28, "SEPT_VE_DISABLE"),
+    (29, "MIGRATABLE"),
+    (30, "PKS"),
+    (31, "KL"),
+    (62, "TPA"),
+    (63, "PERFMON"),
+];
+/// Bits 7:0, "TD under debug" (TUD) in TDX 1.0: Intel's quote verification library distrusts a TD
+/// with any of them set, DEBUG (bit 0) and the profiling bits TDX 1.5 later put there alike.
+const UNDER_DEBUG: u64 = 0xFF;
 
 /// The collateral name of Intel's TDX TCB info.
 const TCB_INFO: &str = "intel-tcb-info";
@@ -48,8 +72,8 @@ const TCB_INFO: &str = "intel-tcb-info";
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
 /// Appraise a TD quote: the steps `tdx-pck-chain`, `tdx-qe-report-signature`, `tdx-qe-binding`,
-/// `tdx-quote-signature`, `tdx-td-report-match` and `tdx-tcb-status`, in that order. Returns `None`
-/// at the first failed step.
+/// `tdx-quote-signature`, `tdx-td-report-match`, `tdx-td-attributes` and `tdx-tcb-status`, in that
+/// order. Returns `None` at the first failed step.
 ///
 /// `td_report` is the TDREPORT from the HCL report (parse [`crate::hcl::RawTdReport::as_bytes`] with
 /// [`TdReport::parse`]); without it the quote cannot be tied to the HCL runtime claims, and
@@ -72,6 +96,7 @@ pub fn appraise(
             "no TD report was supplied, so the quote is not tied to the HCL report's runtime claims",
         ),
     }
+    steps.check(TD_ATTRIBUTES, td_attributes(quote))?;
     tcb_status(collateral, steps);
     Some(())
 }
@@ -295,6 +320,39 @@ pub fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, Str
         }
     }
     Ok(format!("report_data, MRTD ({}…) and RTMR0-3 equal the TD report's", hex::encode(&body.mrtd[..8])))
+}
+
+/// The `tdx-td-attributes` check: the TD is not under debug (no bit of 7:0 set, DEBUG above all,
+/// which lets the host read and write the TD's memory and registers). The detail names every
+/// attribute bit that is set. Only meaningful once the quote signature verified.
+pub fn td_attributes(quote: &TdQuote) -> Result<String, String> {
+    let attributes = quote.body().td_attributes.0;
+    let named = |bit: u32| {
+        let name = ATTRIBUTE_NAMES.iter().find(|(b, _)| *b == bit).map_or("unnamed", |(_, name)| name);
+        format!("{name} (bit {bit})")
+    };
+    let (debug, other): (Vec<u32>, Vec<u32>) =
+        (0..64).filter(|bit| attributes & (1 << bit) != 0).partition(|bit| UNDER_DEBUG & (1 << bit) != 0);
+    let other = if other.is_empty() {
+        "none".to_owned()
+    } else {
+        other.into_iter().map(named).collect::<Vec<_>>().join(", ")
+    };
+    if debug.is_empty() {
+        return Ok(format!(
+            "TD attributes {attributes:#x}: not under debug (DEBUG and the rest of bits 7:0 clear); other bits \
+             set: {other}"
+        ));
+    }
+    let why = if attributes & 1 != 0 {
+        "the TD is in debug mode, so the host can read and change its memory and registers"
+    } else {
+        "bits 7:0 mark a TD under debug or profiling, which Intel's quote verification does not trust"
+    };
+    let debug = debug.into_iter().map(named).collect::<Vec<_>>().join(", ");
+    Err(format!(
+        "TD attributes {attributes:#x}: {debug} set: {why}; launch the TD without debug. Other bits set: {other}"
+    ))
 }
 
 /// TCB status needs Intel's TCB info, which the quote does not carry.
