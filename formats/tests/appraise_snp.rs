@@ -29,6 +29,8 @@ const STEPS: [&str; 5] = ["snp-vcek-chain", "snp-chip-id", "snp-tcb", "snp-repor
 /// Offsets inside the SNP report.
 const MEASUREMENT: usize = 0x90;
 const SIGNATURE_R: usize = 0x2A0;
+const SIGNATURE_S: usize = 0x2A0 + 72;
+const SIGNATURE_RESERVED: usize = 0x2A0 + 144;
 const POLICY_BIT_19: usize = 0x0A;
 
 const BASE64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
@@ -211,6 +213,50 @@ fn a_flipped_signature_byte_fails_the_signature() {
     let report = edited_trustee_report(|bytes| bytes[SIGNATURE_R] ^= 0x01);
     let steps = appraise(&report, Some(TRUSTEE_CHAIN), &TrustAnchors::builtin());
     assert_fails_at(&steps, "snp-report-signature");
+}
+
+/// A P-384 r or s fills 48 of its 72 little-endian bytes. p384 never sees the other 24, so before
+/// this check a non-zero byte there verified: one report, many valid encodings.
+#[test]
+fn snp_report_signature_rejects_non_canonical_high_bytes() {
+    let genuine = appraise(&trustee_report(), Some(TRUSTEE_CHAIN), &TrustAnchors::builtin());
+    assert_passes(&genuine);
+    for (offset, scalar) in [(SIGNATURE_R + 48, "r"), (SIGNATURE_R + 71, "r"), (SIGNATURE_S + 60, "s")] {
+        let report = edited_trustee_report(|bytes| bytes[offset] = 0x01);
+        let steps = appraise(&report, Some(TRUSTEE_CHAIN), &TrustAnchors::builtin());
+        let why = assert_fails_at(&steps, "snp-report-signature");
+        let byte = offset - if scalar == "r" { SIGNATURE_R } else { SIGNATURE_S };
+        assert_eq!(
+            why,
+            format!(
+                "the report's signature is non-canonical: byte {byte} of {scalar} is 0x01, but bytes 48..72 of \
+                 its 72-byte little-endian field must be zero for P-384"
+            )
+        );
+    }
+}
+
+#[test]
+fn snp_report_signature_rejects_non_zero_reserved_bytes() {
+    let report = edited_trustee_report(|bytes| bytes[SIGNATURE_RESERVED + 100] = 0x80);
+    let steps = appraise(&report, Some(TRUSTEE_CHAIN), &TrustAnchors::builtin());
+    let why = assert_fails_at(&steps, "snp-report-signature");
+    assert!(why.starts_with("the report's signature is non-canonical: its reserved bytes"), "{why}");
+    assert!(why.ends_with("offset 0x394 is not"), "{why}");
+}
+
+/// p384 refuses r = 0 and r ≥ n; with them the detail still says why.
+#[test]
+fn snp_report_signature_rejects_r_out_of_range() {
+    for fill in [0x00, 0xFF] {
+        let report = edited_trustee_report(|bytes| bytes[SIGNATURE_R..SIGNATURE_R + 48].fill(fill));
+        let steps = appraise(&report, Some(TRUSTEE_CHAIN), &TrustAnchors::builtin());
+        let why = assert_fails_at(&steps, "snp-report-signature");
+        assert_eq!(
+            why,
+            "the report's signature is non-canonical: r or s is zero or not below the P-384 group order"
+        );
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use x509_cert::der::asn1::{ObjectIdentifier, OctetStringRef};
 use super::Steps;
 use super::anchors::{AmdRoots, TrustAnchors};
 use super::cert::Cert;
-use crate::snp::{Generation, GuestPolicy, SnpReport, Tcb};
+use crate::snp::{Generation, GuestPolicy, REPORT_SIZE, SIGNED_SIZE, SnpReport, Tcb};
 
 // VCEK extensions, AMD's VCEK specification (57230) table 9.
 const BOOTLOADER_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
@@ -288,14 +288,55 @@ fn check_signature(vcek: &Cert, report: &SnpReport) -> Result<String, String> {
     let public_key = vcek.x509.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
     let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
         .map_err(|_| format!("the VCEK's public key ({} bytes) is not a P-384 point", public_key.len()))?;
-    let signature = p384::ecdsa::Signature::try_from(&report.sev_report().signature)
-        .map_err(|err| format!("the report's signature is not a P-384 signature ({err})"))?;
+    let signature = canonical_signature(report.as_bytes())?;
     key.verify(report.signed_bytes(), &signature).map_err(|_| {
         "the report's ECDSA P-384/SHA-384 signature over bytes [0, 0x2A0) does not verify with the VCEK: \
          the report was altered, or signed by another chip or TCB"
             .to_owned()
     })?;
     Ok("ECDSA P-384/SHA-384 signature over the report's bytes [0, 0x2A0) verifies with the VCEK".to_owned())
+}
+
+/// The report's SIGNATURE field (0x2A0..0x4A0): r and s as 72-byte little-endian integers, then 368
+/// reserved bytes (AMD SEV-SNP ABI, "ECDSA P-384 with SHA-384 Signature"). A P-384 scalar fills 48
+/// bytes, so the top 24 of r and of s, and the reserved bytes, must be zero: bytes outside what the
+/// signature covers that are free to change would give one report many valid encodings. `p384`
+/// refuses an r or s that is zero or not below the group order. ECDSA's own malleability remains:
+/// (r, n − s) verifies too, and AMD's firmware does not normalise s (genuine reports have high s),
+/// so it cannot be refused; tell reports apart by their signed bytes, not their whole encoding.
+fn canonical_signature(report: &[u8]) -> Result<p384::ecdsa::Signature, String> {
+    const SCALAR: usize = 48;
+    const FIELD: usize = 72;
+    let field = report
+        .get(SIGNED_SIZE..REPORT_SIZE)
+        .ok_or_else(|| format!("the report is {} bytes, too short for its signature", report.len()))?;
+    let (r, rest) = field.split_at_checked(FIELD).ok_or("the signature field is cut short")?;
+    let (s, reserved) = rest.split_at_checked(FIELD).ok_or("the signature field is cut short")?;
+    let mut big_endian = Vec::with_capacity(2 * SCALAR);
+    for (name, value) in [("r", r), ("s", s)] {
+        let (scalar, high) = value.split_at(SCALAR);
+        if let Some(at) = high.iter().position(|&b| b != 0) {
+            return Err(format!(
+                "the report's signature is non-canonical: byte {} of {name} is {:#04x}, but bytes 48..72 of its \
+                 72-byte little-endian field must be zero for P-384",
+                SCALAR + at,
+                high.get(at).copied().unwrap_or_default()
+            ));
+        }
+        big_endian.extend(scalar.iter().rev());
+    }
+    if let Some(at) = reserved.iter().position(|&b| b != 0) {
+        return Err(format!(
+            "the report's signature is non-canonical: its reserved bytes (report offset {:#x}..{REPORT_SIZE:#x}) \
+             must be zero, but offset {:#x} is not",
+            SIGNED_SIZE + 2 * FIELD,
+            SIGNED_SIZE + 2 * FIELD + at
+        ));
+    }
+    p384::ecdsa::Signature::from_slice(&big_endian).map_err(|_| {
+        "the report's signature is non-canonical: r or s is zero or not below the P-384 group order"
+            .to_owned()
+    })
 }
 
 /// A confidential VM's report must come from a guest the hypervisor cannot debug, and from the
