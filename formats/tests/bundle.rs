@@ -327,7 +327,10 @@ fn detects_every_accepted_encoding() {
 #[test]
 fn unknown_evidence_says_what_is_accepted() {
     for (bytes, seen) in [
-        (&b"hello"[..], "5 bytes of unrecognised binary data"),
+        (&b"hello"[..], "5 bytes that are neither JSON nor a known binary encoding"),
+        (b"[]", "JSON that is an array, not an object"),
+        (b"null", "JSON that is null, not an object"),
+        (b"\xEF\xBB\xBF{\"format\": \"cvm-attest-evidence\"}", "a UTF-8 byte-order mark"),
         (TPM_QUOTE_JSON, "a JSON object that is neither"),
         (br#"{"format": "other", "version": 1}"#, "JSON whose \"format\" is \"other\""),
         (b"{ not json", "JSON that does not parse"),

@@ -53,12 +53,8 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("cannot read configuration {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::input::Error),
     #[error("invalid configuration {}: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
 }
@@ -74,10 +70,9 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let text = crate::input::read_text(path, "configuration", crate::input::MAX_SMALL_FILE_BYTES)?;
         let invalid = |reason: String| Error::Invalid { path: path.to_owned(), reason };
-        let config: Config = toml::from_str(&text).map_err(|e| invalid(e.message().to_owned()))?;
+        let config: Config = toml::from_str(&text).map_err(|e| invalid(toml_error(&text, &e)))?;
         for (name, policy) in &config.plugins {
             let pin_ok = policy.sha256.as_deref().is_none_or(|d| {
                 let d = d.trim_start_matches("sha256:");
@@ -102,6 +97,19 @@ impl Config {
             Some(dir) => Some(dir.clone()),
             None => crate::plugins::default_cache_dir(),
         }
+    }
+}
+
+/// A TOML error with the line and column it is at.
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {}", error.message())
+        }
+        None => error.message().to_owned(),
     }
 }
 
@@ -140,5 +148,9 @@ mod tests {
         assert!(err.contains("64 hex digits"), "{err}");
         let err = load("allow_everything = true\n").unwrap_err().to_string();
         assert!(err.contains("allow_everything"), "{err}");
+        let err = load("require_pinned = true\n[plugins.x]\nsha256 = 12 34\n").unwrap_err().to_string();
+        assert!(err.contains("line 3, column"), "{err}");
+        let err = load("[trust_anchors]\na = \"x\"\na = \"y\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("duplicate"), "duplicate keys are refused: {err}");
     }
 }

@@ -86,5 +86,18 @@ pub fn detect(bytes: &[u8]) -> EvidenceKind {
             }),
         };
     }
-    unknown(&format!("{} bytes of unrecognised binary data", bytes.len()))
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        return unknown("a UTF-8 byte-order mark, then text: save the file without one (UTF-8 without BOM)");
+    }
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        let what = match value {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Null | serde_json::Value::Object(_) => "null",
+        };
+        return unknown(&format!("JSON that is {what}, not an object"));
+    }
+    unknown(&format!("{} bytes that are neither JSON nor a known binary encoding", bytes.len()))
 }
