@@ -5,7 +5,7 @@ use base64::Engine;
 use cvm_attest_formats::appraise::{Status, Steps, TrustAnchors, snp};
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
-use cvm_attest_formats::snp::{Generation, SnpReport};
+use cvm_attest_formats::snp::SnpReport;
 use cvm_attest_formats::thim::ThimCertification;
 
 /// HCL report with an SNP report version 2 (Milan, no CPUID), and its VCEK + ASK + ARK.
@@ -23,6 +23,9 @@ const MAA_SEVSNPVM: &str = include_str!("../testdata/maa-rest-spec/AttestSevSnpV
 const MILAN_ASK: &str = include_str!("../anchors/milan-ask.pem");
 const MILAN_ARK: &str = include_str!("../anchors/milan-ark.pem");
 const GENOA_ARK: &str = include_str!("../anchors/genoa-ark.pem");
+const GENOA_ASK: &str = include_str!("../anchors/genoa-ask.pem");
+const TURIN_ARK: &str = include_str!("../anchors/turin-ark.pem");
+const TURIN_ASK: &str = include_str!("../anchors/turin-ask.pem");
 
 const STEPS: [&str; 5] = ["snp-vcek-chain", "snp-chip-id", "snp-tcb", "snp-report-signature", "snp-policy"];
 
@@ -91,10 +94,15 @@ fn detail<'a>(steps: &'a Steps, name: &str) -> &'a str {
     &steps.as_slice().iter().find(|step| step.name == name).expect("the step ran").detail
 }
 
-fn anchors_without(generation: Generation) -> TrustAnchors {
-    let mut anchors = TrustAnchors::builtin();
-    anchors.amd.retain(|roots| roots.generation != generation);
-    anchors
+/// Operator anchors with AMD's Genoa and Turin roots, and no Milan ones.
+fn anchors_without_milan() -> TrustAnchors {
+    TrustAnchors::from_operator(&[
+        ("amd-ark-genoa", GENOA_ARK.as_bytes()),
+        ("amd-ask-genoa", GENOA_ASK.as_bytes()),
+        ("amd-ark-turin", TURIN_ARK.as_bytes()),
+        ("amd-ask-turin", TURIN_ASK.as_bytes()),
+    ])
+    .expect("AMD's own roots")
 }
 
 /// The first PEM certificate of `chain` (the VCEK).
@@ -301,7 +309,7 @@ fn ask_and_ark_in_the_wrong_order_fail_the_chain() {
 
 #[test]
 fn anchors_without_milan_fail_the_chain() {
-    let anchors = anchors_without(Generation::Milan);
+    let anchors = anchors_without_milan();
 
     let steps = appraise(&trustee_report(), Some(TRUSTEE_CHAIN), &anchors);
     let why = assert_fails_at(&steps, "snp-vcek-chain");
@@ -320,7 +328,7 @@ fn anchors_without_milan_fail_the_chain() {
 
 #[test]
 fn no_anchors_and_no_chain_fail_the_chain() {
-    let no_amd = TrustAnchors { amd: Vec::new(), ..TrustAnchors::builtin() };
+    let no_amd = TrustAnchors::from_operator(&[]).expect("no anchors is a valid choice");
     let steps = appraise(&trustee_report(), Some(TRUSTEE_CHAIN), &no_amd);
     assert!(assert_fails_at(&steps, "snp-vcek-chain").starts_with("no AMD roots are trusted"));
 

@@ -1,9 +1,15 @@
 //! The roots appraisal trusts: built in, or replaced as a whole by the operator.
 //!
 //! Anchors are kept as PEM text; each section parses what it uses (the `sev` crate for AMD,
-//! `x509-cert` for Intel), so a malformed operator anchor fails the step that needs it, by name.
+//! `x509-cert` for Intel). Built-in anchors are trusted as they are. Operator anchors are checked
+//! once, in [`TrustAnchors::from_operator`]: each must be one X.509 certificate, and each AMD pair
+//! must hold together (the ARK signs itself and the ASK), since appraisal then trusts the ASK as it
+//! is. The fields are private so that no other way of building anchors skips those checks.
 
+use super::cert::Cert;
+use super::snp::rsa_pss_signs;
 use crate::snp::Generation;
+use crate::thim::pem_certificate_count;
 
 /// AMD's root (ARK) and intermediate (ASK) for one processor generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,23 +25,44 @@ pub struct AmdRoots {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustAnchors {
     /// One entry per processor generation that may be trusted.
-    pub amd: Vec<AmdRoots>,
+    amd: Vec<AmdRoots>,
     /// Intel SGX root CA certificates (PEM) a PCK chain may end in.
-    pub intel_roots: Vec<String>,
+    intel_roots: Vec<String>,
 }
 
-/// An operator-supplied anchor that is not one of the known kinds.
+/// The name of the Intel SGX root CA anchor (the only one that may be given more than once).
+pub const INTEL_SGX_ROOT: &str = "intel-sgx-root";
+
+/// Every name an operator anchor may have (`--trust-anchor NAME=FILE`), for help texts.
+pub const NAMES: [&str; 7] = [
+    "amd-ark-milan",
+    "amd-ask-milan",
+    "amd-ark-genoa",
+    "amd-ask-genoa",
+    "amd-ark-turin",
+    "amd-ask-turin",
+    INTEL_SGX_ROOT,
+];
+
+/// Why operator-supplied anchors were refused. Every variant names the anchor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AnchorError {
     #[error(
-        "unknown trust anchor `{0}`: expected amd-ark-<generation>, amd-ask-<generation> (milan, genoa, turin) \
-         or intel-sgx-root"
+        "unknown trust anchor `{0}`: expected one of amd-ark-milan, amd-ask-milan, amd-ark-genoa, \
+         amd-ask-genoa, amd-ark-turin, amd-ask-turin, intel-sgx-root"
     )]
     UnknownName(String),
-    #[error("trust anchor `{0}` is not UTF-8 PEM text")]
-    NotPem(String),
-    #[error("trust anchors name an ARK for {0} but no ASK, or an ASK but no ARK; supply both")]
-    Incomplete(&'static str),
+    #[error("trust anchor `{0}` is given twice; only intel-sgx-root may repeat")]
+    Duplicate(String),
+    /// Not one PEM X.509 certificate; the reason says what it is instead.
+    #[error("trust anchor `{name}` is {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("trust anchor `{present}` is given without `{missing}`: AMD roots are trusted in pairs")]
+    Incomplete { present: String, missing: String },
+    /// `issuer` did not sign `subject` (for an ARK, itself).
+    #[error("trust anchor {subject} is not signed by {issuer}: {reason}")]
+    NotSignedBy { subject: String, issuer: String, reason: String },
 }
 
 const GENERATIONS: [(Generation, &str, &str, &str); 3] = [
@@ -59,7 +86,14 @@ const GENERATIONS: [(Generation, &str, &str, &str); 3] = [
     ),
 ];
 
-const INTEL_SGX_ROOT: &str = include_str!("../../anchors/intel-sgx-root-ca.pem");
+const INTEL_SGX_ROOT_PEM: &str = include_str!("../../anchors/intel-sgx-root-ca.pem");
+
+/// One operator AMD anchor, parsed.
+struct AmdAnchor<'a> {
+    name: &'a str,
+    pem: String,
+    cert: Cert,
+}
 
 impl TrustAnchors {
     /// AMD's published roots for Milan, Genoa and Turin, and Intel's SGX root CA.
@@ -73,22 +107,27 @@ impl TrustAnchors {
                     ask_pem: ask.to_owned(),
                 })
                 .collect(),
-            intel_roots: vec![INTEL_SGX_ROOT.to_owned()],
+            intel_roots: vec![INTEL_SGX_ROOT_PEM.to_owned()],
         }
     }
 
-    /// The anchors an operator supplied as named PEM blobs (`amd-ark-milan`, `amd-ask-milan`, …,
-    /// `intel-sgx-root`, which may repeat). They replace the built-in set entirely: a kind the
-    /// operator leaves out is not trusted at all.
-    pub fn from_named_pem<'a>(
-        blobs: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-    ) -> Result<Self, AnchorError> {
-        let mut arks: Vec<(Generation, String)> = Vec::new();
-        let mut asks: Vec<(Generation, String)> = Vec::new();
+    /// The anchors an operator supplied as named PEM certificates (names in [`NAMES`];
+    /// `intel-sgx-root` may repeat). They replace the built-in set entirely: a kind the operator
+    /// leaves out is not trusted at all, and an empty list trusts nothing.
+    ///
+    /// Each must be exactly one PEM X.509 certificate, and each ARK must sign itself and the ASK
+    /// given with it (two RSA-4096 verifications per generation, made here once rather than at
+    /// every appraisal). Call it before appraising to report an operator's mistake as such.
+    pub fn from_operator(anchors: &[(&str, &[u8])]) -> Result<Self, AnchorError> {
+        let mut arks: Vec<(Generation, AmdAnchor<'_>)> = Vec::new();
+        let mut asks: Vec<(Generation, AmdAnchor<'_>)> = Vec::new();
         let mut intel_roots = Vec::new();
-        for (name, data) in blobs {
-            let pem = std::str::from_utf8(data).map_err(|_| AnchorError::NotPem(name.to_owned()))?.to_owned();
-            if name == "intel-sgx-root" {
+        for &(name, data) in anchors {
+            if !NAMES.contains(&name) {
+                return Err(AnchorError::UnknownName(name.to_owned()));
+            }
+            let (pem, cert) = parse(name, data)?;
+            if name == INTEL_SGX_ROOT {
                 intel_roots.push(pem);
                 continue;
             }
@@ -101,19 +140,33 @@ impl TrustAnchors {
                 .iter()
                 .find(|(_, key, _, _)| *key == suffix)
                 .ok_or_else(|| AnchorError::UnknownName(name.to_owned()))?;
-            list.push((*generation, pem));
+            if list.iter().any(|(g, _)| g == generation) {
+                return Err(AnchorError::Duplicate(name.to_owned()));
+            }
+            list.push((*generation, AmdAnchor { name, pem, cert }));
         }
         let mut amd = Vec::new();
-        for (generation, ark_pem) in arks {
-            let index = asks
-                .iter()
-                .position(|(g, _)| *g == generation)
-                .ok_or(AnchorError::Incomplete(generation.name()))?;
-            let (_, ask_pem) = asks.swap_remove(index);
-            amd.push(AmdRoots { generation, ark_pem, ask_pem });
+        for (generation, ark) in arks {
+            let index =
+                asks.iter().position(|(g, _)| *g == generation).ok_or_else(|| AnchorError::Incomplete {
+                    present: ark.name.to_owned(),
+                    missing: ark.name.replace("-ark-", "-ask-"),
+                })?;
+            let (_, ask) = asks.swap_remove(index);
+            let not_signed = |subject: &AmdAnchor<'_>, reason| AnchorError::NotSignedBy {
+                subject: subject.name.to_owned(),
+                issuer: ark.name.to_owned(),
+                reason,
+            };
+            rsa_pss_signs(&ark.cert, &ark.cert).map_err(|reason| not_signed(&ark, reason))?;
+            rsa_pss_signs(&ark.cert, &ask.cert).map_err(|reason| not_signed(&ask, reason))?;
+            amd.push(AmdRoots { generation, ark_pem: ark.pem, ask_pem: ask.pem });
         }
-        if let Some((generation, _)) = asks.first() {
-            return Err(AnchorError::Incomplete(generation.name()));
+        if let Some((_, ask)) = asks.first() {
+            return Err(AnchorError::Incomplete {
+                present: ask.name.to_owned(),
+                missing: ask.name.replace("-ask-", "-ark-"),
+            });
         }
         Ok(TrustAnchors { amd, intel_roots })
     }
@@ -122,10 +175,47 @@ impl TrustAnchors {
     pub fn amd(&self, generation: Generation) -> Option<&AmdRoots> {
         self.amd.iter().find(|roots| roots.generation == generation)
     }
+
+    /// Every trusted generation's AMD roots.
+    pub fn amd_roots(&self) -> &[AmdRoots] {
+        &self.amd
+    }
+
+    /// The trusted Intel SGX root CA certificates, PEM.
+    pub fn intel_roots(&self) -> &[String] {
+        &self.intel_roots
+    }
+}
+
+/// One PEM X.509 certificate, as text and parsed.
+fn parse(name: &str, data: &[u8]) -> Result<(String, Cert), AnchorError> {
+    let invalid = |reason: String| AnchorError::Invalid { name: name.to_owned(), reason };
+    let text = std::str::from_utf8(data).map_err(|_| invalid("not PEM text (not UTF-8)".to_owned()))?;
+    let count = pem_certificate_count(text);
+    if count > 1 {
+        return Err(invalid(format!("{count} PEM certificates; give one certificate per anchor")));
+    }
+    let cert = Cert::from_pem(text).map_err(invalid)?;
+    Ok((text.to_owned(), cert))
 }
 
 impl Default for TrustAnchors {
     fn default() -> Self {
         Self::builtin()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_generations_and_the_intel_root() {
+        let expected: Vec<String> = GENERATIONS
+            .iter()
+            .flat_map(|(_, key, _, _)| [format!("amd-ark-{key}"), format!("amd-ask-{key}")])
+            .chain([INTEL_SGX_ROOT.to_owned()])
+            .collect();
+        assert_eq!(NAMES.to_vec(), expected);
     }
 }

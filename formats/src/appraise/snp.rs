@@ -52,11 +52,15 @@ pub fn appraise(
 
 /// Whether `issuer`'s key made `subject`'s RSA-PSS/SHA-384 signature.
 fn signs(issuer: &Cert, subject: &Cert) -> Result<(), String> {
+    rsa_pss_signs(issuer, subject)
+        .map_err(|err| format!("{} is not signed by {} ({err})", subject.common_name(), issuer.common_name()))
+}
+
+/// [`signs`] with the bare reason, for callers that name the certificates their own way.
+pub(super) fn rsa_pss_signs(issuer: &Cert, subject: &Cert) -> Result<(), String> {
     let issuer_cert = SevCertificate::from(issuer.x509.clone());
     let subject_cert = SevCertificate::from(subject.x509.clone());
-    (&issuer_cert, &subject_cert)
-        .verify()
-        .map_err(|err| format!("{} is not signed by {} ({err})", subject.common_name(), issuer.common_name()))
+    (&issuer_cert, &subject_cert).verify().map_err(|err| err.to_string())
 }
 
 /// The chain as the evidence carries it: VCEK first, then optionally its ASK and the ARK.
@@ -112,9 +116,10 @@ impl EvidenceChain {
             .map_err(|err| format!("the pinned {generation} ASK (amd-ask-{key}) is {err}"))?;
         let ask = self.ask.as_ref().unwrap_or(&pinned_ask);
         signs(ask, &self.vcek)?;
-        // Pinned certificates are trusted as they are: the ARK's self-signature and the pinned ASK's
-        // signature prove nothing more, and each is an RSA-4096 verification. An ASK that is not the
-        // pinned one byte for byte must be signed by the pinned ARK.
+        // Pinned certificates are trusted as they are: built-in ones are AMD's, and operator ones were
+        // checked (ARK self-signed, ASK signed by it) when the anchors were built; each check is an
+        // RSA-4096 verification. An ASK that is not the pinned one byte for byte must be signed by
+        // the pinned ARK.
         if ask.der != pinned_ask.der {
             signs(&ark, ask)?;
         }
@@ -189,13 +194,13 @@ fn verify_chain(
 /// A report without CPUID (version 2) does not say its generation: take the first trusted one
 /// whose roots the VCEK chains to.
 fn search_generation(evidence: &EvidenceChain, anchors: &TrustAnchors) -> Result<ChainPath, String> {
-    if anchors.amd.is_empty() {
+    if anchors.amd_roots().is_empty() {
         return Err(
             "no AMD roots are trusted; add amd-ark-<generation> and amd-ask-<generation> anchors".to_owned()
         );
     }
     let mut reasons = Vec::new();
-    for roots in &anchors.amd {
+    for roots in anchors.amd_roots() {
         match evidence.verify_to(roots) {
             Ok(path) => return Ok(path),
             Err(why) => reasons.push(format!("{}: {why}", roots.generation)),

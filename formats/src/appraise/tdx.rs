@@ -30,11 +30,46 @@ use super::cert::Cert;
 use super::{Steps, TrustAnchors};
 use crate::tdx::{Measurement, TdQuote, TdReport};
 
-/// Intel collateral supplied by the operator (e.g. TCB info JSON), by name.
+/// Intel collateral supplied by the operator (e.g. TCB info JSON), by a name in
+/// [`COLLATERAL_NAMES`].
 #[derive(Debug, Clone, Copy)]
 pub struct Collateral<'a> {
-    pub name: &'a str,
-    pub data: &'a [u8],
+    name: &'a str,
+    data: &'a [u8],
+}
+
+/// The collateral name of Intel's TDX TCB info.
+const TCB_INFO: &str = "intel-tcb-info";
+
+/// Every collateral name the offline verifier accepts (`--collateral NAME=FILE`), for help texts.
+pub const COLLATERAL_NAMES: [&str; 2] = [TCB_INFO, "intel-tcb-signing-chain"];
+
+/// Collateral the operator named wrongly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CollateralError {
+    #[error("unknown collateral `{0}`: expected one of intel-tcb-info, intel-tcb-signing-chain")]
+    UnknownName(String),
+}
+
+impl<'a> Collateral<'a> {
+    /// Collateral named `name`, which must be one of [`COLLATERAL_NAMES`]: a misspelt name would
+    /// otherwise be ignored without a word. Call it before appraising to report the mistake.
+    pub fn new(name: &'a str, data: &'a [u8]) -> Result<Self, CollateralError> {
+        if COLLATERAL_NAMES.contains(&name) {
+            Ok(Collateral { name, data })
+        } else {
+            Err(CollateralError::UnknownName(name.to_owned()))
+        }
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
 }
 
 const PCK_CHAIN: &str = "tdx-pck-chain";
@@ -64,9 +99,6 @@ const ATTRIBUTE_NAMES: [(u32, &str); 12] = [
 /// Bits 7:0, "TD under debug" (TUD) in TDX 1.0: Intel's quote verification library distrusts a TD
 /// with any of them set, DEBUG (bit 0) and the profiling bits TDX 1.5 later put there alike.
 const UNDER_DEBUG: u64 = 0xFF;
-
-/// The collateral name of Intel's TDX TCB info.
-const TCB_INFO: &str = "intel-tcb-info";
 
 /// ecdsa-with-SHA256 (RFC 5758): how Intel signs every certificate in the SGX/TDX PKI.
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
@@ -210,11 +242,11 @@ fn pinned_root(
     intermediate: &Cert,
     chain_root: Option<&Cert>,
 ) -> Result<Cert, String> {
-    if anchors.intel_roots.is_empty() {
+    if anchors.intel_roots().is_empty() {
         return Err("no Intel root is trusted: the trust anchors hold no `intel-sgx-root`".to_owned());
     }
     let mut failures = Vec::new();
-    for (index, pem) in anchors.intel_roots.iter().enumerate() {
+    for (index, pem) in anchors.intel_roots().iter().enumerate() {
         let pinned = Cert::from_intel_pem(pem, &format!("pinned Intel root {}", index + 1))?;
         if chain_root.is_some_and(|root| !root.same_key_as(&pinned)) {
             failures.push(format!("{} has another public key", pinned.subject()));
@@ -229,7 +261,7 @@ fn pinned_root(
     Err(format!(
         "{} does not chain to any of the {} pinned Intel roots{root}: {}",
         intermediate.subject(),
-        anchors.intel_roots.len(),
+        anchors.intel_roots().len(),
         failures.join("; ")
     ))
 }

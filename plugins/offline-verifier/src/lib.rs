@@ -35,11 +35,16 @@ impl verifier::Plugin for Offline {
         let anchors = if request.trust_anchors.is_empty() {
             TrustAnchors::builtin()
         } else {
-            let named = request.trust_anchors.iter().map(|b| (b.name.as_str(), b.data.as_slice()));
-            TrustAnchors::from_named_pem(named).map_err(|e| PluginError::InvalidConfig(e.to_string()))?
+            let named: Vec<(&str, &[u8])> =
+                request.trust_anchors.iter().map(|b| (b.name.as_str(), b.data.as_slice())).collect();
+            TrustAnchors::from_operator(&named).map_err(|e| PluginError::InvalidConfig(e.to_string()))?
         };
-        let collateral: Vec<Collateral<'_>> =
-            request.collateral.iter().map(|b| Collateral { name: &b.name, data: &b.data }).collect();
+        let collateral = request
+            .collateral
+            .iter()
+            .map(|b| Collateral::new(&b.name, &b.data))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
         let policy = Policy {
             expected_nonce: request.expected_nonce.as_deref(),
             anchors: &anchors,
