@@ -281,6 +281,15 @@ impl EventLog {
         Ok(pcrs)
     }
 
+    /// The events that extend a PCR but carry no `bank` digest, with their index in the log.
+    /// [`replay`](Self::replay) skips them, so a replay of `bank` checks nothing about them: a
+    /// verifier must refuse those that extend PCRs it relies on.
+    pub fn events_without(&self, bank: HashAlg) -> impl Iterator<Item = (usize, &Event)> {
+        self.events.iter().enumerate().filter(move |(_, event)| {
+            event.event_type != EventType::EV_NO_ACTION && event.digest(bank.id()).is_none()
+        })
+    }
+
     /// Replay a TDX CC event log (CCEL) into RTMR0..3. CC measurement register index 0 is MRTD,
     /// which the TDX module measures and the log does not extend; 1..=4 are RTMR0..3. RTMRs are
     /// SHA-384 registers that start at zero.

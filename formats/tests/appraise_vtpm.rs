@@ -241,6 +241,7 @@ fn azure_guest_quote_ephemeral_key_and_log_pass() {
     );
     let replay = &steps.as_slice()[6].detail;
     assert!(replay.contains("PCRs [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14]"), "{replay}");
+    assert!(replay.ends_with("not checked: that each event's data is what its digest measured"), "{replay}");
 }
 
 #[test]
@@ -303,6 +304,54 @@ fn azure_guest_tampered_log_event_fails_the_replay() {
     assert_failed_at(&steps, "eventlog-replay", "PCR 7 (log ");
     let detail = &steps.failure().unwrap().detail;
     assert!(!detail.contains("PCR 0 "), "only PCR 7 is named: {detail}");
+}
+
+/// A TCG_PCR_EVENT2 with a SHA-1 digest alone.
+fn sha1_only_event(pcr: u32, event_type: u32, data: &[u8]) -> Vec<u8> {
+    let mut event = Vec::new();
+    event.extend(pcr.to_le_bytes());
+    event.extend(event_type.to_le_bytes());
+    event.extend(1u32.to_le_bytes());
+    event.extend(AlgorithmId::SHA1.0.to_le_bytes());
+    event.extend([0xAB; 20]);
+    event.extend(u32::try_from(data.len()).expect("small").to_le_bytes());
+    event.extend(data);
+    event
+}
+
+/// Before, replay skipped events without a SHA-256 digest: one injected into quoted PCR 4 left the
+/// replayed values, and the step, unchanged.
+#[test]
+fn eventlog_replay_rejects_a_sha1_only_event_in_a_quoted_pcr() {
+    let guest = azure_guest();
+    let genuine = EventLog::parse(&guest.log).unwrap();
+    assert_eq!(genuine.padding(), 0);
+    let mut log = guest.log.clone();
+    log.extend(sha1_only_event(4, 0x8000_0003, b"\\EFI\\evil.efi"));
+    let injected = EventLog::parse(&log).unwrap();
+    assert_eq!(injected.events().len(), genuine.events().len() + 1);
+    assert_eq!(injected.replay(HashAlg::Sha256), genuine.replay(HashAlg::Sha256), "replay skips it");
+
+    let steps = run(&guest.tpm, &guest.runtime, None, Some(&log));
+    assert_failed_at(
+        &steps,
+        "eventlog-replay",
+        &format!(
+            "event {} (EV_EFI_BOOT_SERVICES_APPLICATION (0x80000003), PCR 4) has no SHA-256 digest, yet extends \
+             a quoted PCR",
+            genuine.events().len()
+        ),
+    );
+}
+
+/// The same event in a PCR the quote does not cover is not the quote's concern.
+#[test]
+fn eventlog_replay_ignores_a_sha1_only_event_in_an_unquoted_pcr() {
+    let guest = azure_guest();
+    let mut log = guest.log.clone();
+    log.extend(sha1_only_event(9, 0x8000_0003, b"unquoted"));
+    let steps = run(&guest.tpm, &guest.runtime, None, Some(&log));
+    assert_eq!(steps.failure(), None, "{steps:#?}");
 }
 
 #[test]
