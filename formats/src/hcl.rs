@@ -459,7 +459,9 @@ pub const AK_KID: &str = "HCLAkPub";
 impl RuntimeClaims {
     /// Parse runtime-claims JSON (from an HCL report, or MAA's `runtimeData`).
     pub fn parse(json: &[u8]) -> Result<Self, ParseError> {
-        serde_json::from_slice(json).map_err(|err| ParseError::InvalidField {
+        // Strict: the bytes are what the hardware report binds, and a repeated key could read
+        // differently in another parser.
+        crate::json::from_slice(json).map_err(|err| ParseError::InvalidField {
             structure: "HCL runtime claims",
             field: "JSON",
             offset: json_error_offset(json, &err),
@@ -549,7 +551,7 @@ fn user_data<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 64]>, D::Err
 }
 
 /// The byte offset of a JSON error, from serde_json's line and column.
-fn json_error_offset(json: &[u8], err: &serde_json::Error) -> usize {
+fn json_error_offset(json: &[u8], err: &crate::json::Error) -> usize {
     let line_start: usize =
         json.split(|&b| b == b'\n').take(err.line().saturating_sub(1)).map(|line| line.len() + 1).sum();
     line_start + err.column().saturating_sub(1)

@@ -12,6 +12,7 @@
 //! * [`eventlog`]: TCG event logs (SHA-1 and crypto-agile) and the TDX CCEL, replayed to PCRs/RTMRs.
 //! * [`thim`]: the IMDS THIM certification document (VCEK and its chain).
 //! * [`bundle`]: the evidence bundle v1 and the other evidence encodings readers accept.
+//! * [`json`]: strict JSON (no repeated object keys at any depth), for every JSON input.
 //! * [`appraise`]: offline appraisal of a bundle (AMD/Intel chains, reports, binding, vTPM quote) into
 //!   MAA-shaped claims, step by step; the logic of the `offline` verifier plugin.
 //!
@@ -24,6 +25,7 @@ pub mod bundle;
 mod error;
 pub mod eventlog;
 pub mod hcl;
+pub mod json;
 pub mod nonce;
 pub mod reader;
 pub mod snp;

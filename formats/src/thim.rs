@@ -18,9 +18,9 @@ use crate::snp::Tcb;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Not JSON, or a field has the wrong JSON type.
+    /// Not JSON, a field has the wrong JSON type, or an object repeats a key.
     #[error("THIM certification: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(#[from] crate::json::Error),
 
     /// A field has an impossible value.
     #[error("THIM certification: invalid {field}: expected {expected}, found {found}")]
@@ -60,7 +60,7 @@ enum Chain {
 impl ThimCertification {
     /// Parse the JSON body IMDS returned.
     pub fn parse(json: &[u8]) -> Result<Self, Error> {
-        let wire: Wire = serde_json::from_slice(json)?;
+        let wire: Wire = crate::json::from_slice(json)?;
         let certificate_chain = match wire.certificate_chain {
             Chain::Text(text) => text,
             Chain::List(certs) => certs.iter().map(|cert| with_final_newline(cert)).collect(),

@@ -914,7 +914,7 @@ impl CocoQuote {
 
     /// Parse the hex JSON text form.
     pub fn parse_hex_json(text: &str) -> Result<Self, ParseError> {
-        let hex: CocoQuoteHex = serde_json::from_str(text).map_err(|e| ParseError::InvalidField {
+        let hex: CocoQuoteHex = crate::json::from_str(text).map_err(|e| ParseError::InvalidField {
             structure: "az-cvm-vtpm quote (hex JSON)",
             field: "document",
             offset: 0,

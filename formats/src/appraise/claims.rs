@@ -113,7 +113,7 @@ fn isolation_tee(hcl: &HclReport, hardware: Hardware<'_>, steps: &Steps) -> Map<
     if steps.failure().is_none() && steps.passed(debug_check) {
         claims.insert("x-ms-compliance-status".into(), COMPLIANT.into());
     }
-    if let Ok(runtime) = serde_json::from_slice::<Value>(hcl.runtime_claims_json()) {
+    if let Ok(runtime) = crate::json::value_from_slice(hcl.runtime_claims_json()) {
         claims.insert("x-ms-runtime".into(), runtime);
     }
     claims

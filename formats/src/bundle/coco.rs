@@ -83,8 +83,8 @@ struct Items {
 }
 
 pub(super) fn read(json: &[u8], collected_at: Timestamp) -> Result<EvidenceBundle, Error> {
-    let value: serde_json::Value =
-        serde_json::from_slice(json).map_err(|source| Error::Json { document: COCO, source })?;
+    let value =
+        crate::json::value_from_slice(json).map_err(|source| Error::Json { document: COCO, source })?;
     let items = match coco_kind(&value) {
         Some(Platform::AzureSevSnp) => read_snp(value)?,
         Some(Platform::AzureTdx) => read_tdx(value)?,
@@ -162,7 +162,8 @@ fn from_value<T: for<'de> Deserialize<'de>>(
     value: serde_json::Value,
     document: &'static str,
 ) -> Result<T, Error> {
-    serde_json::from_value(value).map_err(|source| Error::Json { document, source })
+    // The value came from strict JSON: converting it parses nothing again.
+    serde_json::from_value(value).map_err(|source| Error::Json { document, source: source.into() })
 }
 
 fn read_snp(value: serde_json::Value) -> Result<Items, Error> {

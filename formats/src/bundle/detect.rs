@@ -67,7 +67,7 @@ pub fn detect(bytes: &[u8]) -> EvidenceKind {
         return EvidenceKind::SnpReport;
     }
     if bytes.trim_ascii_start().starts_with(b"{") {
-        let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        let value = match crate::json::value_from_slice(bytes) {
             Ok(value) => value,
             Err(err) => return unknown(&format!("JSON that does not parse ({err})")),
         };
@@ -89,7 +89,7 @@ pub fn detect(bytes: &[u8]) -> EvidenceKind {
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         return unknown("a UTF-8 byte-order mark, then text: save the file without one (UTF-8 without BOM)");
     }
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+    if let Ok(value) = crate::json::value_from_slice(bytes) {
         let what = match value {
             serde_json::Value::Array(_) => "an array",
             serde_json::Value::String(_) => "a string",

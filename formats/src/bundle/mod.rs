@@ -37,9 +37,9 @@ const COCO_TDX: &str = "Confidential Containers az-tdx-vtpm evidence";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Not JSON, or a field has the wrong JSON type.
+    /// Not JSON, a field has the wrong JSON type, or an object repeats a key.
     #[error("{document}: {source}")]
-    Json { document: &'static str, source: serde_json::Error },
+    Json { document: &'static str, source: crate::json::Error },
 
     /// JSON, but not a cvm-attest evidence bundle.
     #[error(
@@ -284,10 +284,10 @@ impl EvidenceBundle {
     pub fn from_json(json: &[u8]) -> Result<Self, Error> {
         let json_error = |source| Error::Json { document: BUNDLE, source };
         if !json.trim_ascii_start().starts_with(b"{") {
-            serde_json::from_slice::<serde::de::IgnoredAny>(json).map_err(json_error)?;
+            crate::json::from_slice::<serde::de::IgnoredAny>(json).map_err(json_error)?;
             return Err(Error::Format { reason: "the JSON is not an object".to_owned() });
         }
-        let header: Header = serde_json::from_slice(json).map_err(json_error)?;
+        let header: Header = crate::json::from_slice(json).map_err(json_error)?;
         match &header.format {
             Some(serde_json::Value::String(format)) if format == FORMAT => {}
             Some(other) => return Err(Error::Format { reason: format!("\"format\" is {other}") }),
@@ -310,7 +310,7 @@ impl EvidenceBundle {
                 });
             }
         }
-        let wire: wire::BundleV1 = serde_json::from_slice(json).map_err(json_error)?;
+        let wire: wire::BundleV1 = crate::json::from_slice(json).map_err(json_error)?;
         Self::from_wire(wire)
     }
 
