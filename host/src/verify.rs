@@ -158,8 +158,8 @@ pub fn judge(
         return Err(Rejection::NothingPassed { verifier: verifier.to_owned() });
     }
     let bad_claims = |reason: String| Rejection::BadClaims { verifier: verifier.to_owned(), reason };
-    let claims =
-        serde_json::from_str::<serde_json::Value>(&verified.claims).map_err(|e| bad_claims(e.to_string()))?;
+    let claims = cvm_attest_formats::json::from_str::<serde_json::Value>(&verified.claims)
+        .map_err(|e| bad_claims(e.to_string()))?;
     if !claims.is_object() {
         return Err(bad_claims("it is not an object".into()));
     }

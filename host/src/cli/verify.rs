@@ -59,7 +59,8 @@ pub fn run(args: &VerifyArgs, config: &Config, search: &SearchPath) -> anyhow::R
     }
     let request = verify::request(&bundle, expected_nonce.clone(), anchors, collateral);
     // A verifier refuses unusable anchors or collateral as configuration: name the operator's files.
-    let verified = verifier.verify(&eval_context(String::new()), &request).map_err(|e| match e {
+    let verifier_config = verifier.manifest().default_config.clone().unwrap_or_default();
+    let verified = verifier.verify(&eval_context(verifier_config), &request).map_err(|e| match e {
         crate::plugins::Error::ConfigRejected { .. } => anyhow::Error::new(e).context(format!(
             "the verifier refused the operator's inputs (trust anchors: {}; collateral: {})",
             list_files(&anchor_files),
