@@ -16,6 +16,7 @@ mod discovery;
 mod error;
 mod manifest;
 mod sandbox;
+mod text;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,7 +32,11 @@ pub use cache::{Origin, default_dir as default_cache_dir};
 pub use discovery::{Located, SYSTEM_DIRS, SearchPath};
 pub use error::{Error, Reported};
 pub use manifest::{Capability, Kind, LimitRequest, Manifest};
-pub use sandbox::{Limits, MAX_MEMORY_MIB, MAX_OUTPUT_BYTES, MAX_STDIO_BYTES, MAX_TIMEOUT};
+pub use sandbox::{
+    Limits, MAX_CORE_INSTANCES_PER_COMPONENT, MAX_MEMORIES_PER_COMPONENT, MAX_MEMORY_MIB, MAX_OUTPUT_BYTES,
+    MAX_STDIO_BYTES, MAX_TABLES_PER_COMPONENT, MAX_TIMEOUT, MAX_TRANSFER_BYTES,
+};
+pub use text::sanitize;
 
 use bindings::{ClaimCheckPre, OutputFormatPre, VerifierPre};
 use manifest::ApiLine;

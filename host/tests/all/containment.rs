@@ -1,7 +1,10 @@
 //! Hostile plugins, built from source: each is stopped with the right error, and the host then
 //! evaluates a good plugin normally on the same runtime.
 
-use cvm_attest::plugins::{Error, Plugin, Policy, Runtime, types};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use cvm_attest::plugins::{Error, Located, Plugin, Policy, Runtime, types};
 
 use crate::support::{self, PluginDir, ctx};
 
@@ -244,4 +247,282 @@ fn nothing_survives_from_one_evaluation_to_the_next() {
         );
     }
     good_plugin_still_works(&runtime);
+}
+
+/// Runs `f` on its own thread and fails the test if it has not finished within `limit`: a plugin
+/// that could hang the host fails the test instead of hanging the suite. The limit is generous (it
+/// is not a timing assertion): what is asserted is that the call returns at all, and how.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    result.recv_timeout(limit).unwrap_or_else(|e| panic!("did not return within {limit:?} ({e})"))
+}
+
+const GENEROUS: Duration = Duration::from_secs(60);
+
+#[test]
+fn sleeping_in_describe_validate_config_or_check_cannot_outlast_the_deadline() {
+    within(GENEROUS, || {
+        let runtime = support::runtime();
+        let dir = PluginDir::new();
+        // describe() sleeps an hour, and load calls it.
+        let plugin = support::load(&runtime, &dir.install("sleeps")).expect("loads although describe sleeps");
+        assert_eq!(plugin.describe().expect("describes").name, "sleeps");
+        plugin.validate_config("sleep").expect("validate-config returns although it sleeps");
+        let Ok(types::Verdict::Indeterminate(report)) = plugin.check(&ctx("sleep"), &claims()) else {
+            panic!("a sleeping check returns its verdict")
+        };
+        // The monotonic clock is virtual: the sleep returned at once and moved it an hour on; the
+        // wall clock stays frozen at the evaluation time.
+        assert!(report.contains("monotonic clock advanced 3600s"), "{report}");
+        assert!(report.contains("wall clock 1680173374000 ms, advanced 0 ms"), "{report}");
+        let Ok(types::Verdict::Indeterminate(report)) = plugin.check(&ctx("stdin"), &claims()) else {
+            panic!("reading stdin returns")
+        };
+        assert!(report.contains("read stdin: Ok(0)"), "stdin is closed: {report}");
+        good_plugin_still_works(&runtime);
+    });
+}
+
+#[test]
+fn a_sleeping_verifier_cannot_outlast_its_deadline() {
+    within(GENEROUS, || {
+        let runtime = support::runtime();
+        let dir = PluginDir::new();
+        let plugin = support::load(&runtime, &dir.install("hostile-verifier")).expect("loads");
+        let verified = plugin.verify(&ctx("sleep"), &verify_request()).expect("returns");
+        assert_eq!(verified.steps[0].name, "slept");
+    });
+}
+
+fn verify_request() -> types::VerifyRequest {
+    types::VerifyRequest {
+        evidence: types::Evidence {
+            platform: types::Platform::AzureSevSnp,
+            collected_at: "2026-11-27T00:00:00Z".into(),
+            nonce: None,
+            hcl_report: vec![],
+            vcek_chain: None,
+            td_quote: None,
+            tpm: None,
+            event_log: None,
+            os: None,
+        },
+        expected_nonce: None,
+        trust_anchors: vec![],
+        collateral: vec![],
+    }
+}
+
+/// A claim check written by hand: `check` grows its own memory and a second core instance's
+/// memory by `pages` 64 KiB pages each, then passes. Everything else is the least a plugin needs.
+fn two_memories_wat(pages: u32) -> String {
+    format!(
+        r#"(component
+  (core module $Extra
+    (memory (export "memory") 1)
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
+  (core instance $extra (instantiate $Extra))
+  (core module $Main
+    (import "extra" "grow" (func $grow_extra (param i32) (result i32)))
+    (memory (export "memory") 1)
+    (global $heap (mut i32) (i32.const 4096))
+    ;; describe's answer: name, version, kind, api-version (record of 28 bytes at 256)
+    (data (i32.const 256) "\00\04\00\00\0c\00\00\00\2c\01\00\00\05\00\00\00\00\00\00\00\34\01\00\00\05\00\00\00")
+    (data (i32.const 300) "0.1.0")
+    (data (i32.const 308) "0.1.0")
+    (data (i32.const 1024) "two-memories")
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $ptr i32)
+      (local.set $ptr (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+      (global.set $heap (i32.add (local.get $ptr) (local.get 3)))
+      (local.get $ptr))
+    (func (export "describe") (result i32) (i32.const 256))
+    ;; result<_, plugin-error> and result<verdict, plugin-error>: all zero bytes at 512 are ok / ok(pass)
+    (func (export "validate-config") (param i32 i32) (result i32) (i32.const 512))
+    (func (export "check") (param i32 i32 i64 i32 i32 i32 i32) (result i32)
+      (if (i32.lt_s (memory.grow (i32.const {pages})) (i32.const 0)) (then unreachable))
+      (if (i32.lt_s (call $grow_extra (i32.const {pages})) (i32.const 0)) (then unreachable))
+      (i32.const 512)))
+  (core instance $main (instantiate $Main (with "extra" (instance $extra))))
+  {API}
+)"#,
+        API = CLAIM_CHECK_API
+    )
+}
+
+/// The exported `cvm-attest:plugin/claim-check-api@0.1.0` of a hand-written claim check whose core
+/// instance `$main` exports `memory`, `realloc`, `describe`, `validate-config` and `check`: the
+/// `types` interface imported, and the functions re-exported through a shim component so that the
+/// types they use are named, as wit-component lays it out.
+const CLAIM_CHECK_API: &str = r#"
+  (type $types-ty (instance
+    (type (;0;) (enum "claim-check" "output-format" "verifier"))
+    (export (;1;) "plugin-kind" (type (eq 0)))
+    (type (;2;) (record (field "name" string) (field "version" string) (field "kind" 1) (field "api-version" string)))
+    (export (;3;) "plugin-info" (type (eq 2)))
+    (type (;4;) (record (field "request-id" string) (field "now-unix-ms" u64) (field "config" string)))
+    (export (;5;) "eval-context" (type (eq 4)))
+    (type (;6;) (option string))
+    (type (;7;) (record (field "code" string) (field "message" string) (field "claim-path" 6)))
+    (export (;8;) "finding" (type (eq 7)))
+    (type (;9;) (list 8))
+    (type (;10;) (variant (case "pass") (case "fail" 9) (case "indeterminate" string)))
+    (export (;11;) "verdict" (type (eq 10)))
+    (type (;12;) (variant (case "invalid-config" string) (case "invalid-input" string) (case "unsupported" string) (case "internal" string)))
+    (export (;13;) "plugin-error" (type (eq 12)))))
+  (import "cvm-attest:plugin/types@0.1.0" (instance $types (type $types-ty)))
+  (alias export $types "plugin-kind" (type $plugin-kind))
+  (alias export $types "plugin-info" (type $plugin-info))
+  (alias export $types "eval-context" (type $eval-context))
+  (alias export $types "finding" (type $finding))
+  (alias export $types "verdict" (type $verdict))
+  (alias export $types "plugin-error" (type $plugin-error))
+  (alias core export $main "memory" (core memory $memory))
+  (alias core export $main "realloc" (core func $realloc))
+  (func $describe (result $plugin-info)
+    (canon lift (core func $main "describe") (memory $memory) (realloc $realloc)))
+  (func $validate-config (param "config" string) (result (result (error $plugin-error)))
+    (canon lift (core func $main "validate-config") (memory $memory) (realloc $realloc)))
+  (func $check (param "ctx" $eval-context) (param "claims" string) (result (result $verdict (error $plugin-error)))
+    (canon lift (core func $main "check") (memory $memory) (realloc $realloc)))
+  (component $Shim
+    (type (;0;) (enum "claim-check" "output-format" "verifier"))
+    (import "import-type-plugin-kind" (type (;1;) (eq 0)))
+    (type (;2;) (record (field "name" string) (field "version" string) (field "kind" 1) (field "api-version" string)))
+    (import "import-type-plugin-info" (type (;3;) (eq 2)))
+    (type (;4;) (record (field "request-id" string) (field "now-unix-ms" u64) (field "config" string)))
+    (import "import-type-eval-context" (type (;5;) (eq 4)))
+    (type (;6;) (option string))
+    (type (;7;) (record (field "code" string) (field "message" string) (field "claim-path" 6)))
+    (import "import-type-finding" (type (;8;) (eq 7)))
+    (type (;9;) (list 8))
+    (type (;10;) (variant (case "pass") (case "fail" 9) (case "indeterminate" string)))
+    (import "import-type-verdict" (type (;11;) (eq 10)))
+    (type (;12;) (variant (case "invalid-config" string) (case "invalid-input" string) (case "unsupported" string) (case "internal" string)))
+    (import "import-type-plugin-error" (type (;13;) (eq 12)))
+    (type (;14;) (func (result 3)))
+    (import "import-func-describe" (func (;0;) (type 14)))
+    (type (;15;) (result (error 13)))
+    (type (;16;) (func (param "config" string) (result 15)))
+    (import "import-func-validate-config" (func (;1;) (type 16)))
+    (type (;17;) (result 11 (error 13)))
+    (type (;18;) (func (param "ctx" 5) (param "claims" string) (result 17)))
+    (import "import-func-check" (func (;2;) (type 18)))
+    (export (;19;) "plugin-info" (type 3))
+    (export (;20;) "eval-context" (type 5))
+    (export (;21;) "verdict" (type 11))
+    (export (;22;) "plugin-error" (type 13))
+    (type (;23;) (func (result 19)))
+    (export (;3;) "describe" (func 0) (func (type 23)))
+    (type (;24;) (result (error 22)))
+    (type (;25;) (func (param "config" string) (result 24)))
+    (export (;4;) "validate-config" (func 1) (func (type 25)))
+    (type (;26;) (result 21 (error 22)))
+    (type (;27;) (func (param "ctx" 20) (param "claims" string) (result 26)))
+    (export (;5;) "check" (func 2) (func (type 27))))
+  (instance $api (instantiate $Shim
+    (with "import-func-describe" (func $describe))
+    (with "import-func-validate-config" (func $validate-config))
+    (with "import-func-check" (func $check))
+    (with "import-type-plugin-kind" (type $plugin-kind))
+    (with "import-type-plugin-info" (type $plugin-info))
+    (with "import-type-eval-context" (type $eval-context))
+    (with "import-type-finding" (type $finding))
+    (with "import-type-verdict" (type $verdict))
+    (with "import-type-plugin-error" (type $plugin-error))))
+  (export "cvm-attest:plugin/claim-check-api@0.1.0" (instance $api))
+"#;
+
+/// Install a hand-written component (WAT text) as plugin `name`, a claim check.
+fn install_wat(dir: &PluginDir, name: &str, wat: &str) -> Located {
+    let wasm = wat::parse_str(wat).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let path = dir.path().join(format!("{name}.wasm"));
+    std::fs::write(&path, wasm).expect("write component");
+    let manifest = format!("name = \"{name}\"\nkind = \"claim-check\"\nversion = \"0.1.0\"\napi = \"0.1\"\n");
+    std::fs::write(dir.path().join(format!("{name}.toml")), manifest).expect("write manifest");
+    Located::from_wasm(&path).expect("manifest loads")
+}
+
+#[test]
+fn memory_is_capped_across_all_of_a_components_memories() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    // Two memories of 40 MiB each: each is below the 64 MiB cap, together they are not.
+    let located = install_wat(&dir, "two-memories", &two_memories_wat(640));
+    let plugin = support::load(&runtime, &located).expect("loads");
+    let err = plugin.check(&ctx(""), &claims()).unwrap_err();
+    assert!(matches!(err, Error::MemoryLimit { limit_mib: 64, .. }), "{err}");
+    // The same component within a cap that holds both memories runs.
+    let roomy = Policy { memory_mib: Some(96), ..Policy::default() };
+    let plugin = runtime.load(&located, &roomy, false).expect("loads");
+    assert_eq!(plugin.check(&ctx(""), &claims()).expect("fits in 96 MiB"), types::Verdict::Pass);
+    good_plugin_still_works(&runtime);
+}
+
+#[test]
+fn a_component_with_more_memories_or_instances_than_allowed_is_refused_at_load() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    // Sixteen core instances with a memory each, beside a working plugin.
+    let extra: String = (0..16)
+        .map(|i| format!("(core instance $m{i} (instantiate $Memory))\n"))
+        .collect::<Vec<_>>()
+        .join("");
+    let wat = two_memories_wat(1).replacen(
+        "(core instance $extra (instantiate $Extra))",
+        &format!("(core instance $extra (instantiate $Extra))\n(core module $Memory (memory (export \"memory\") 1000))\n{extra}"),
+        1,
+    );
+    let err = support::load(&runtime, &install_wat(&dir, "many-memories", &wat)).unwrap_err();
+    let Error::InvalidComponent { reason, .. } = &err else { panic!("refused at load, got {err}") };
+    assert!(reason.contains("exceeds the configured maximum"), "{reason}");
+    good_plugin_still_works(&runtime);
+}
+
+/// Everything written through `tracing` while `f` runs on this thread.
+fn captured_log<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt().with_writer(captured.clone()).with_ansi(false).finish();
+    let result = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("UTF-8 log");
+    (result, text)
+}
+
+#[test]
+fn plugin_log_lines_are_one_line_each_escaped_and_named() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = load_hostile(&runtime, &dir, "floods", Policy::default());
+    let (verdict, log) = captured_log(|| plugin.check(&ctx("escapes"), &claims()));
+    verdict.expect("evaluates");
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("first line")).collect();
+    assert_eq!(lines.len(), 1, "one line: {log}");
+    assert!(lines[0].contains("plugin floods: first line\\u{a}ERROR cvm_attest: forged\\u{d}"), "{log}");
+    assert!(!log.contains('\x1b') && !log.contains('\u{202e}'), "no raw escapes: {log:?}");
+    assert!(!log.lines().any(|l| l.starts_with("ERROR")), "no forged line: {log}");
+    assert_eq!(
+        cvm_attest::plugins::sanitize("a\x1b[2J\u{202e}"),
+        "a\\u{1b}[2J\\u{202e}",
+        "the same escaping is public"
+    );
 }
