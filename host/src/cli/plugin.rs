@@ -4,9 +4,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::args::{Output, PluginCommand, RunArgs};
 use super::{Rejected, finish};
@@ -24,7 +23,8 @@ pub fn run(cmd: PluginCommand, config: &Config, search: &SearchPath) -> anyhow::
     }
 }
 
-/// Print `[plugins.NAME] sha256 = ...` tables, ready for the configuration file.
+/// Print `[plugins.NAME] sha256 = ... manifest_sha256 = ...` tables, ready for the configuration
+/// file: the component and its manifest are pinned together.
 fn pin(search: &SearchPath, names: &[String]) -> anyhow::Result<()> {
     let plugins = if names.is_empty() {
         search.list().0
@@ -33,13 +33,11 @@ fn pin(search: &SearchPath, names: &[String]) -> anyhow::Result<()> {
     };
     let mut out = std::io::stdout().lock();
     for p in plugins {
-        let wasm =
-            std::fs::read(&p.wasm_path).with_context(|| format!("reading {}", p.wasm_path.display()))?;
-        let digest = hex::encode(Sha256::digest(&wasm));
+        let digests = crate::plugins::digests(&p)?;
         writeln!(
             out,
-            "[plugins.{}]  # {} {}\nsha256 = \"{digest}\"\n",
-            p.manifest.name, p.manifest.kind, p.manifest.version
+            "[plugins.{}]  # {} {}\nsha256 = \"{}\"\nmanifest_sha256 = \"{}\"\n",
+            p.manifest.name, p.manifest.kind, p.manifest.version, digests.component, digests.manifest
         )?;
     }
     Ok(())
@@ -263,7 +261,11 @@ fn now_unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// A request id unique enough to find one run in logs.
+/// A request id unique enough to find one run in logs: the time and 64 random bits (std's
+/// `RandomState` keys come from the operating system's random source), nothing about the host.
 fn request_id() -> String {
-    format!("{:x}-{:x}", now_unix_ms(), std::process::id())
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    format!("{:x}-{:016x}", now_unix_ms(), hasher.finish())
 }

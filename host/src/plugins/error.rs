@@ -12,30 +12,38 @@ pub enum Error {
     )]
     NotFound { name: String, searched: String },
 
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A plugin file (component or manifest) could not be read: missing, not a regular file (a
+    /// device, a FIFO), or over its size limit.
+    #[error(transparent)]
+    Input(#[from] crate::input::Error),
 
     #[error("malformed plugin manifest {}: {reason}", path.display())]
     MalformedManifest { path: PathBuf, reason: String },
 
+    /// `file` is `component` or `manifest`, `key` the configuration key that pins it.
     #[error(
-        "plugin '{plugin}': SHA-256 of its component is {actual}, but the configuration pins {expected}; \
-         refusing it. If you updated the plugin on purpose, pin the new digest"
+        "plugin '{plugin}': SHA-256 of its {file} is {actual}, but the configuration pins {expected} \
+         (`{key}`); refusing it. If you updated the plugin on purpose, pin the new digest"
     )]
-    DigestMismatch { plugin: String, expected: String, actual: String },
+    DigestMismatch { plugin: String, file: &'static str, key: &'static str, expected: String, actual: String },
 
+    /// Under `require_pinned`, the component or the manifest (or both) has no pin.
     #[error(
-        "plugin '{plugin}' is not pinned and the configuration requires pinning; add \
-         `[plugins.{plugin}] sha256 = \"{actual}\"` after checking where it came from"
+        "plugin '{plugin}' is not pinned and the configuration requires pinning its component and its \
+         manifest; after checking where they came from, add `[plugins.{plugin}]` with \
+         `sha256 = \"{actual}\"` and `manifest_sha256 = \"{manifest_actual}\"` (`cvm-attest plugin pin {plugin}` \
+         prints them)"
     )]
-    Unpinned { plugin: String, actual: String },
+    Unpinned { plugin: String, actual: String, manifest_actual: String },
 
     #[error("plugin '{plugin}' is not a valid WebAssembly component: {reason}")]
     InvalidComponent { plugin: String, reason: String },
+
+    #[error(
+        "plugin '{plugin}' took longer than {limit:?} to compile and was given up; no real plugin takes \
+         that long"
+    )]
+    CompileTimeout { plugin: String, limit: Duration },
 
     #[error(
         "plugin '{plugin}' was built for cvm-attest:plugin@{found}, but this host serves {supported}; \
@@ -87,8 +95,13 @@ pub enum Error {
     )]
     MemoryLimit { plugin: String, limit_mib: u64 },
 
-    #[error("plugin '{plugin}' wrote more than {limit} bytes to {stream} and was stopped")]
+    /// `stream` is `stdout`, `stderr`, `its result` or `one transfer to the host`.
+    #[error("plugin '{plugin}' exceeded the {limit}-byte limit on {stream} and was stopped")]
     OutputLimit { plugin: String, stream: &'static str, limit: usize },
+
+    /// A result the host does not accept: too many steps, an overlong name.
+    #[error("plugin '{plugin}' returned a result the host refuses: {reason}")]
+    ResultLimit { plugin: String, reason: String },
 
     #[error("plugin '{plugin}' crashed: {reason}{}", describe_crash(.stderr, .backtrace))]
     Crash { plugin: String, reason: String, stderr: String, backtrace: String },
@@ -111,11 +124,16 @@ pub enum Reported {
     Internal(String),
 }
 
+/// The plugin's stderr, each line marked as the plugin's (it cannot pass for the host's own output),
+/// and the guest backtrace.
 fn describe_crash(stderr: &str, backtrace: &str) -> String {
     let mut out = String::new();
     if !stderr.trim().is_empty() {
-        out.push_str("\nplugin stderr:\n");
-        out.push_str(stderr.trim_end());
+        out.push_str("\nplugin stderr:");
+        for line in stderr.trim_end().lines() {
+            out.push_str("\n  | ");
+            out.push_str(line);
+        }
     }
     if !backtrace.trim().is_empty() {
         out.push_str("\nguest backtrace:\n");
@@ -129,11 +147,12 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NotFound { .. } => "not-found",
-            Error::Io { .. } => "io",
+            Error::Input(_) => "io",
             Error::MalformedManifest { .. } => "malformed-manifest",
             Error::DigestMismatch { .. } => "digest-mismatch",
             Error::Unpinned { .. } => "unpinned",
             Error::InvalidComponent { .. } => "invalid-component",
+            Error::CompileTimeout { .. } => "compile-timeout",
             Error::IncompatibleApi { .. } => "incompatible-api",
             Error::WrongKind { .. } => "wrong-kind",
             Error::ForbiddenImport { .. } => "forbidden-import",
@@ -146,6 +165,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::MemoryLimit { .. } => "memory-limit",
             Error::OutputLimit { .. } => "output-limit",
+            Error::ResultLimit { .. } => "result-limit",
             Error::Crash { .. } => "crash",
             Error::Reported { .. } => "reported",
         }

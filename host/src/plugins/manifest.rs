@@ -106,12 +106,19 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Read and validate the manifest at `path`; its file stem must be the plugin's name.
+    /// Read and validate the manifest at `path` (a regular file of at most
+    /// [`MAX_SMALL_FILE_BYTES`](crate::input::MAX_SMALL_FILE_BYTES)); its file stem must be the
+    /// plugin's name.
     pub fn load(path: &Path) -> Result<Manifest, Error> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let bytes = crate::input::read(path, "plugin manifest", crate::input::MAX_SMALL_FILE_BYTES)?;
+        Manifest::from_bytes(path, &bytes)
+    }
+
+    /// Validate the manifest read from `path`.
+    pub(crate) fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Manifest, Error> {
         let malformed = |reason: String| Error::MalformedManifest { path: path.to_owned(), reason };
-        let manifest = Manifest::parse(&text).map_err(malformed)?;
+        let text = std::str::from_utf8(bytes).map_err(|_| malformed("it is not UTF-8 text".into()))?;
+        let manifest = Manifest::parse(text).map_err(malformed)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         if manifest.name != stem {
             return Err(malformed(format!(
@@ -131,8 +138,11 @@ impl Manifest {
         if !name_ok {
             return Err(format!("name '{}' must be 1-64 characters of a-z, 0-9 and '-'", manifest.name));
         }
-        if manifest.version.is_empty() {
-            return Err("version must not be empty".into());
+        if manifest.version.is_empty()
+            || manifest.version.len() > super::MAX_NAME_BYTES
+            || manifest.version.chars().any(char::is_control)
+        {
+            return Err(format!("version must be 1-{} bytes of printable text", super::MAX_NAME_BYTES));
         }
         if ApiLine::parse(&manifest.api).is_none() {
             return Err(format!("api '{}' must be MAJOR.MINOR, e.g. \"0.1\"", manifest.api));

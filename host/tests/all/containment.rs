@@ -482,6 +482,101 @@ fn a_component_with_more_memories_or_instances_than_allowed_is_refused_at_load()
     good_plugin_still_works(&runtime);
 }
 
+#[test]
+fn deep_recursion_with_large_frames_is_a_stack_overflow_too() {
+    // Large locals live on the guest's stack in linear memory, which runs out before the wasm
+    // stack does: the trap is an out-of-bounds access, reported as the stack overflow it is.
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = load_hostile(&runtime, &dir, "deep-recursion", Policy::default());
+    let err = plugin.check(&ctx("big-frames"), &claims()).unwrap_err();
+    let Error::Crash { reason, backtrace, .. } = &err else { panic!("expected a crash, got {err}") };
+    assert!(reason.contains("stack overflow in linear memory"), "{reason}");
+    assert!(backtrace.contains("descend_big"), "{backtrace}");
+    good_plugin_still_works(&runtime);
+}
+
+#[test]
+fn describe_lying_about_its_api_version_is_refused_and_not_repeated_at_length() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let err = support::load(&runtime, &dir.install("lies-in-describe")).unwrap_err();
+    let Error::ManifestMismatch { found, .. } = &err else { panic!("expected a mismatch, got {err}") };
+    assert!(found.starts_with("api-version 9.9.9x"), "{found}");
+    assert!(err.to_string().len() < 1024, "the 1 MiB lie is cut: {} bytes", err.to_string().len());
+    good_plugin_still_works(&runtime);
+}
+
+fn findings_of(verdict: types::Verdict) -> Vec<types::Finding> {
+    let types::Verdict::Fail(findings) = verdict else { panic!("expected fail, got {verdict:?}") };
+    findings
+}
+
+#[test]
+fn findings_are_counted_and_cut() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = load_hostile(&runtime, &dir, "floods", Policy::default());
+    let findings = findings_of(plugin.check(&ctx("some-findings"), &claims()).expect("evaluates"));
+    assert_eq!(findings.len(), cvm_attest::plugins::MAX_FINDINGS);
+    let last = findings.last().expect("findings");
+    assert_eq!(last.code, "findings-truncated");
+    assert!(last.message.contains("200000 findings"), "{}", last.message);
+
+    let findings = findings_of(plugin.check(&ctx("long-findings"), &claims()).expect("evaluates"));
+    assert_eq!(findings.len(), cvm_attest::plugins::MAX_FINDINGS);
+    let first = &findings[0].message;
+    assert!(first.len() < 4200 && first.ends_with("cut by the host)"), "{} bytes", first.len());
+    good_plugin_still_works(&runtime);
+}
+
+#[test]
+fn a_result_too_large_to_copy_is_refused_before_the_host_copies_it() {
+    // A million findings: the guest has room for them (the operator raised its memory), but the
+    // host copies at most MAX_TRANSFER_BYTES out of a guest in one go.
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin =
+        load_hostile(&runtime, &dir, "floods", Policy { memory_mib: Some(512), ..Policy::default() });
+    let err = plugin.check(&ctx("findings"), &claims()).unwrap_err();
+    assert!(matches!(err, Error::OutputLimit { stream: "one transfer to the host", .. }), "{err}");
+    good_plugin_still_works(&runtime);
+}
+
+#[test]
+fn long_reasons_and_error_messages_are_cut() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = load_hostile(&runtime, &dir, "floods", Policy::default());
+    let types::Verdict::Indeterminate(reason) = plugin.check(&ctx("reason"), &claims()).expect("evaluates")
+    else {
+        panic!("indeterminate")
+    };
+    assert!(reason.len() < 4200 && reason.ends_with("cut by the host)"), "{} bytes", reason.len());
+    let err = plugin.validate_config("error").unwrap_err();
+    let Error::ConfigRejected { reason, .. } = &err else { panic!("config rejected, got {err}") };
+    assert!(reason.len() < 4200, "{} bytes", reason.len());
+    assert!(err.to_string().len() < 4400, "{} bytes", err.to_string().len());
+}
+
+#[test]
+fn a_verifiers_steps_are_bounded() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = support::load(&runtime, &dir.install("hostile-verifier")).expect("loads");
+    let err = plugin.verify(&ctx("steps"), &verify_request()).unwrap_err();
+    assert!(
+        matches!(err, Error::ResultLimit { ref reason, .. } if reason.contains("1000 steps")),
+        "too many steps are refused, not cut (a dropped step could be a failed one): {err}"
+    );
+    let err = plugin.verify(&ctx("step-name"), &verify_request()).unwrap_err();
+    assert!(matches!(err, Error::ResultLimit { ref reason, .. } if reason.contains("step name")), "{err}");
+    assert!(err.to_string().len() < 512, "{err}");
+    let verified = plugin.verify(&ctx("detail"), &verify_request()).expect("a long detail is cut");
+    assert!(verified.steps[0].detail.len() < 4200, "{} bytes", verified.steps[0].detail.len());
+    good_plugin_still_works(&runtime);
+}
+
 /// Everything written through `tracing` while `f` runs on this thread.
 fn captured_log<T>(f: impl FnOnce() -> T) -> (T, String) {
     #[derive(Clone, Default)]
@@ -525,4 +620,55 @@ fn plugin_log_lines_are_one_line_each_escaped_and_named() {
         "a\\u{1b}[2J\\u{202e}",
         "the same escaping is public"
     );
+}
+
+#[test]
+fn a_crash_reports_the_plugins_stderr_escaped_and_marked() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = load_hostile(&runtime, &dir, "panics", Policy::default());
+    let err = plugin.check(&ctx(""), &claims()).unwrap_err().to_string();
+    assert!(err.contains("\n  | "), "stderr lines are marked as the plugin's: {err}");
+}
+
+#[test]
+fn plugin_files_that_are_not_regular_files_are_refused_promptly() {
+    within(GENEROUS, || {
+        let runtime = support::runtime();
+        let dir = PluginDir::new();
+        let located = dir.install("claim-equals");
+        // The component a symlink to /dev/zero: read without bound, it would exhaust memory.
+        std::fs::remove_file(&located.wasm_path).expect("remove");
+        std::os::unix::fs::symlink("/dev/zero", &located.wasm_path).expect("symlink");
+        let err = support::load(&runtime, &located).unwrap_err();
+        assert_eq!(err.kind(), "io", "{err}");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let err = runtime.inspect(&located.wasm_path).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        // A FIFO with no writer: opened without waiting, and refused.
+        std::fs::remove_file(&located.wasm_path).expect("remove");
+        let status = std::process::Command::new("mkfifo").arg(&located.wasm_path).status().expect("mkfifo");
+        assert!(status.success());
+        let err = support::load(&runtime, &located).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        // The manifest a symlink to /dev/zero.
+        let manifest = dir.path().join("claim-equals.toml");
+        std::fs::remove_file(&manifest).expect("remove");
+        std::os::unix::fs::symlink("/dev/zero", &manifest).expect("symlink");
+        let err = Located::from_wasm(&dir.path().join("claim-equals.wasm")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        good_plugin_still_works(&runtime);
+    });
+}
+
+#[test]
+fn compilation_is_given_up_at_its_time_limit() {
+    // The largest real plugin, compiled without a cache under a limit it cannot meet.
+    let runtime = Runtime::new(None).expect("runtime").with_compile_time(Duration::from_millis(1));
+    let dir = PluginDir::new();
+    let manifest =
+        std::fs::read_to_string(support::repo_root().join("plugins/offline-verifier/offline.toml"))
+            .expect("offline verifier manifest");
+    let err = support::load(&runtime, &dir.install_as("offline", "offline", &manifest)).unwrap_err();
+    assert!(matches!(err, Error::CompileTimeout { .. }), "{err}");
 }

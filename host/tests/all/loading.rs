@@ -14,10 +14,14 @@ fn pinned_digest_loads_and_unpinned_is_refused_when_pinning_is_required() {
     let dir = PluginDir::new();
     let located = dir.install("claim-equals");
     let err = runtime.load(&located, &Policy::default(), true).unwrap_err();
-    let Error::Unpinned { actual, .. } = &err else { panic!("expected unpinned, got {err}") };
+    let Error::Unpinned { actual, manifest_actual, .. } = &err else { panic!("expected unpinned, got {err}") };
     assert!(err.to_string().contains(actual.as_str()), "the message gives the digest to pin: {err}");
 
-    let pinned = Policy { sha256: Some(format!("sha256:{}", actual.to_uppercase())), ..Policy::default() };
+    let pinned = Policy {
+        sha256: Some(format!("sha256:{}", actual.to_uppercase())),
+        manifest_sha256: Some(manifest_actual.clone()),
+        ..Policy::default()
+    };
     let plugin = runtime.load(&located, &pinned, true).expect("pinned plugin loads");
     assert_eq!(&plugin.inspection().digest, actual);
 }

@@ -6,6 +6,7 @@ mod containment;
 mod flags;
 mod imds;
 mod loading;
+mod pinning;
 mod plugins;
 mod support;
 mod swtpm;

@@ -1,4 +1,6 @@
-//! Test plugin: `check` recurses without bound, to prove the host contains a wasm stack overflow.
+//! Test plugin: `check` recurses without bound, to prove the host contains a stack overflow. With
+//! config `big-frames` each call also keeps 16 KiB of locals, which live on the guest's own stack in
+//! linear memory: that stack runs out (below address 0) long before the wasm stack does.
 
 use std::hint::black_box;
 
@@ -18,6 +20,18 @@ fn descend(depth: u64) -> u64 {
     black_box(below).wrapping_add(depth)
 }
 
+/// The same, with a 16 KiB array in every frame (black_box keeps it, and keeps it in memory).
+#[inline(never)]
+fn descend_big(depth: u64) -> u64 {
+    let mut frame = [0u8; 16 << 10];
+    frame[(depth % 1024) as usize] = depth as u8;
+    if black_box(&mut frame)[0] == 0xff && black_box(depth) == u64::MAX {
+        return 0;
+    }
+    let below = descend_big(black_box(depth + 1));
+    black_box(below).wrapping_add(u64::from(black_box(&frame)[1]))
+}
+
 impl claim_check::Plugin for DeepRecursion {
     fn describe() -> PluginInfo {
         claim_check::info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
@@ -27,8 +41,8 @@ impl claim_check::Plugin for DeepRecursion {
         Ok(())
     }
 
-    fn check(_ctx: EvalContext, _claims: String) -> Result<Verdict, PluginError> {
-        let sum = descend(0);
+    fn check(ctx: EvalContext, _claims: String) -> Result<Verdict, PluginError> {
+        let sum = if ctx.config == "big-frames" { descend_big(0) } else { descend(0) };
         Ok(Verdict::Indeterminate(format!("deep-recursion: returned {sum}, which should be impossible")))
     }
 }
