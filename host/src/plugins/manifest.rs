@@ -116,7 +116,11 @@ impl Manifest {
 
     /// Validate the manifest read from `path`.
     pub(crate) fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Manifest, Error> {
-        let malformed = |reason: String| Error::MalformedManifest { path: path.to_owned(), reason };
+        // The reason may quote the manifest, which the plugin's author wrote.
+        let malformed = |reason: String| Error::MalformedManifest {
+            path: path.to_owned(),
+            reason: super::text::sanitize(&reason).into_owned(),
+        };
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("it is not UTF-8 text".into()))?;
         let manifest = Manifest::parse(text).map_err(malformed)?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();

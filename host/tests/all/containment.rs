@@ -516,7 +516,9 @@ fn findings_of(verdict: types::Verdict) -> Vec<types::Finding> {
 fn findings_are_counted_and_cut() {
     let runtime = support::runtime();
     let dir = PluginDir::new();
-    let plugin = load_hostile(&runtime, &dir, "floods", Policy::default());
+    // Time enough to build 200 000 findings on a busy machine: the time limit is not what is tested.
+    let patient = Policy { timeout_ms: Some(20_000), ..Policy::default() };
+    let plugin = load_hostile(&runtime, &dir, "floods", patient);
     let findings = findings_of(plugin.check(&ctx("some-findings"), &claims()).expect("evaluates"));
     assert_eq!(findings.len(), cvm_attest::plugins::MAX_FINDINGS);
     let last = findings.last().expect("findings");
@@ -536,8 +538,8 @@ fn a_result_too_large_to_copy_is_refused_before_the_host_copies_it() {
     // host copies at most MAX_TRANSFER_BYTES out of a guest in one go.
     let runtime = support::runtime();
     let dir = PluginDir::new();
-    let plugin =
-        load_hostile(&runtime, &dir, "floods", Policy { memory_mib: Some(512), ..Policy::default() });
+    let roomy = Policy { memory_mib: Some(512), timeout_ms: Some(20_000), ..Policy::default() };
+    let plugin = load_hostile(&runtime, &dir, "floods", roomy);
     let err = plugin.check(&ctx("findings"), &claims()).unwrap_err();
     assert!(matches!(err, Error::OutputLimit { stream: "one transfer to the host", .. }), "{err}");
     good_plugin_still_works(&runtime);
@@ -663,12 +665,9 @@ fn plugin_files_that_are_not_regular_files_are_refused_promptly() {
 
 #[test]
 fn compilation_is_given_up_at_its_time_limit() {
-    // The largest real plugin, compiled without a cache under a limit it cannot meet.
+    // A real plugin, compiled without a cache under a limit no compilation can meet.
     let runtime = Runtime::new(None).expect("runtime").with_compile_time(Duration::from_millis(1));
     let dir = PluginDir::new();
-    let manifest =
-        std::fs::read_to_string(support::repo_root().join("plugins/offline-verifier/offline.toml"))
-            .expect("offline verifier manifest");
-    let err = support::load(&runtime, &dir.install_as("offline", "offline", &manifest)).unwrap_err();
+    let err = support::load(&runtime, &dir.install("claim-equals")).unwrap_err();
     assert!(matches!(err, Error::CompileTimeout { .. }), "{err}");
 }
