@@ -74,13 +74,7 @@ impl Config {
         let invalid = |reason: String| Error::Invalid { path: path.to_owned(), reason };
         let config: Config = toml::from_str(&text).map_err(|e| invalid(toml_error(&text, &e)))?;
         for (name, policy) in &config.plugins {
-            let pin_ok = policy.sha256.as_deref().is_none_or(|d| {
-                let d = d.trim_start_matches("sha256:");
-                d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())
-            });
-            if !pin_ok {
-                return Err(invalid(format!("[plugins.{name}] sha256 must be 64 hex digits")));
-            }
+            policy.validate().map_err(|reason| invalid(format!("[plugins.{name}] {reason}")))?;
         }
         Ok(config)
     }

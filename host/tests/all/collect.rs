@@ -120,7 +120,7 @@ fn a_vm_without_the_hcl_report_fails_with_the_cause_and_writes_nothing() {
     let out = dir.path().join("evidence.json");
 
     let run = collect(&tpm, &imds, &out, &[]);
-    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert_eq!(run.status.code(), Some(3), "not a CVM is the environment: {}", stderr(&run));
     let message = stderr(&run);
     assert!(message.contains("0x01400001") && message.contains("not an Azure confidential VM"), "{message}");
     assert!(!out.exists(), "a failed collection must not leave a bundle behind");
@@ -135,7 +135,7 @@ fn an_imds_failure_names_imds() {
     let out = dir.path().join("evidence.json");
 
     let run = collect(&tpm, &imds, &out, &[]);
-    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(run.status.code(), Some(3), "a failing service is the environment");
     let message = stderr(&run);
     assert!(message.contains("IMDS") && message.contains("400"), "{message}");
     assert!(!out.exists());

@@ -275,3 +275,20 @@ fn walk(command: &clap::Command, path: &mut Vec<String>, missing: &mut Vec<Strin
         path.pop();
     }
 }
+
+#[test]
+fn plugins_run_under_an_address_space_limit() {
+    // `ulimit -v 8 GiB` (systemd's LimitAS=): too little for the instance pool's reservation.
+    crate::support::guest_dir(); // the checkout's plugins, which the binary finds from where it is
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 8388608 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_cvm-attest"))
+        .args(["verify", "--evidence", SNP, "--nonce", "challenge"])
+        .current_dir(repo_root())
+        .env_remove("CVM_ATTEST_CONFIG")
+        .output()
+        .expect("run cvm-attest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.ends_with("\nverified\n"), "{stdout}");
+}
