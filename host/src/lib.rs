@@ -6,5 +6,6 @@ pub mod config;
 pub mod evidence;
 pub mod input;
 pub mod plugins;
+pub mod render;
 pub mod text;
 pub mod verify;

@@ -6,9 +6,9 @@ use super::args::{CollectArgs, EvidenceCommand, Output};
 use super::{Rejected, finish, write_output};
 use crate::evidence::collect::{self, Request};
 use crate::evidence::imds::{Imds, Retry};
-use crate::evidence::summary::Summary;
 use crate::evidence::vtpm::Vtpm;
 use crate::input;
+use crate::render::summary::Summary;
 
 pub fn run(cmd: EvidenceCommand) -> anyhow::Result<()> {
     match cmd {

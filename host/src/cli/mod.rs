@@ -51,7 +51,7 @@ fn exit_status(err: &anyhow::Error) -> u8 {
 
 /// Whether the error is the machine's, not the user's input: no TPM, a service that does not answer.
 fn is_environment(err: &anyhow::Error) -> bool {
-    use crate::evidence::{Error as Vtpm, collect::Error as Collect, imds::Error as Imds};
+    use crate::evidence::{collect::Error as Collect, imds::Error as Imds, vtpm::Error as Vtpm};
     let vtpm = |e: &Vtpm| {
         !matches!(e, Vtpm::InvalidTcti { .. } | Vtpm::InvalidPcrIndex { .. } | Vtpm::NoPcrsSelected)
     };

@@ -39,7 +39,7 @@ pub struct Request {
 #[non_exhaustive]
 pub enum Error {
     #[error(transparent)]
-    Vtpm(#[from] super::Error),
+    Vtpm(#[from] vtpm::Error),
     #[error(transparent)]
     Imds(#[from] imds::Error),
     #[error("the HCL report read from the vTPM is not valid: {0}; is this an Azure confidential VM?")]
@@ -160,11 +160,6 @@ fn parse_os_release(text: &str) -> Option<OsInfo> {
         version_major: parts.next().flatten().unwrap_or(0),
         version_minor: parts.next().flatten().unwrap_or(0),
     })
-}
-
-/// The PCRs `evidence collect` quotes unless told otherwise (DESIGN.md: all 24).
-pub fn all_pcrs() -> Vec<u8> {
-    (0..vtpm::PCR_COUNT).collect()
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
-use cvm_attest::evidence::Error;
-use cvm_attest::evidence::vtpm::{AkCert, AkCertWarning, Vtpm};
+use cvm_attest::evidence::vtpm::{AkCert, AkCertWarning, Error, Vtpm};
 use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
