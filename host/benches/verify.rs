@@ -6,8 +6,8 @@ use std::hint::black_box;
 use std::process::Command;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use cvm_attest::pipeline::evidence as verify;
 use cvm_attest::plugins::{Policy, Runtime};
-use cvm_attest::verify;
 use cvm_attest_formats::appraise::{self, TrustAnchors};
 use cvm_attest_formats::bundle::Timestamp;
 

@@ -2,10 +2,11 @@
 //! sandboxed WebAssembly plugins.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod evidence;
 pub mod input;
+pub mod pipeline;
 pub mod plugins;
 pub mod render;
 pub mod text;
-pub mod verify;

@@ -9,6 +9,7 @@
 mod args;
 mod evidence;
 mod plugin;
+mod resolve;
 mod verify;
 
 use std::io::{IsTerminal, Write};

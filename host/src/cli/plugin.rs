@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
 use serde_json::{Value, json};
@@ -12,6 +11,7 @@ use super::{Rejected, finish};
 use crate::config::Config;
 use crate::input;
 use crate::plugins::{CopyStatus, Kind, Listed, Located, Runtime, SearchPath, types};
+use crate::render::verification;
 use crate::text::sanitize;
 
 pub fn run(cmd: PluginCommand, config: &Config, search: &SearchPath) -> anyhow::Result<()> {
@@ -159,7 +159,7 @@ fn inspect(file: &Path, config: &Config, output: Output) -> anyhow::Result<()> {
 }
 
 fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::Result<()> {
-    let located = locate(search, &args.plugin)?;
+    let located = search.locate(&args.plugin)?;
     let name = located.manifest.name.clone();
     let runtime = Runtime::new(config.cache_dir())?;
     let plugin = runtime.load(&located, &config.policy(&name), config.require_pinned)?;
@@ -176,7 +176,7 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
         Some(path) => Some(input::read_text(path, "token", input::MAX_SMALL_FILE_BYTES)?.trim().to_owned()),
         None => None,
     };
-    let ctx = eval_context(plugin_config);
+    let ctx = crate::plugins::eval_context(plugin_config);
     if located.manifest.kind == Kind::OutputFormat {
         let outcome = types::AttestationResult { claims, token, verifier: "file".into(), checks: Vec::new() };
         return finish(&plugin.format(&ctx, &outcome)?.body, Ok(()));
@@ -186,11 +186,11 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
         Output::Json => {
             let report = json!({
                 "plugin": name, "version": located.manifest.version, "sha256": plugin.inspection().digest,
-                "verdict": verdict_json(&verdict),
+                "verdict": verification::Verdict::from(&verdict),
             });
             format!("{}\n", serde_json::to_string_pretty(&report)?)
         }
-        Output::Text => verdict_text(&name, &verdict),
+        Output::Text => verification::verdict_text(&name, &verdict),
     };
     let passed = match verdict {
         types::Verdict::Pass => Ok(()),
@@ -202,70 +202,9 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
 /// A claims file: one JSON object (an MAA token payload), no duplicate keys.
 fn read_claims(path: &Path) -> anyhow::Result<String> {
     let text = input::read_text(path, "claims", input::MAX_SMALL_FILE_BYTES)?;
-    match serde_json::from_str::<Value>(&text) {
+    match cvm_attest_formats::json::from_str::<Value>(&text) {
         Ok(Value::Object(_)) => Ok(text),
         Ok(_) => bail!("{}: claims must be a JSON object (an MAA token payload)", path.display()),
         Err(e) => bail!("{}: claims are not valid JSON: {e}", path.display()),
     }
-}
-
-/// A verdict as stable JSON: `{"result": "pass" | "fail" | "indeterminate", ...}`.
-pub fn verdict_json(verdict: &types::Verdict) -> Value {
-    match verdict {
-        types::Verdict::Pass => json!({ "result": "pass" }),
-        types::Verdict::Fail(findings) => json!({
-            "result": "fail",
-            "findings": findings.iter().map(|f| json!({"code": f.code, "message": f.message, "claim": f.claim_path})).collect::<Vec<_>>(),
-        }),
-        types::Verdict::Indeterminate(reason) => json!({ "result": "indeterminate", "reason": reason }),
-    }
-}
-
-/// A verdict for people; everything the plugin wrote is escaped (it must not drive the terminal).
-pub fn verdict_text(name: &str, verdict: &types::Verdict) -> String {
-    match verdict {
-        types::Verdict::Pass => format!("{name}: pass\n"),
-        types::Verdict::Indeterminate(reason) => format!("{name}: indeterminate: {}\n", sanitize(reason)),
-        types::Verdict::Fail(findings) => {
-            let mut s = format!("{name}: FAIL\n");
-            for f in findings {
-                s.push_str(&format!(
-                    "  {} {}: {}\n",
-                    sanitize(&f.code),
-                    sanitize(f.claim_path.as_deref().unwrap_or("-")),
-                    sanitize(&f.message)
-                ));
-            }
-            s
-        }
-    }
-}
-
-/// A plugin by name (searched on the plugin path) or by the path of its `.wasm` file.
-pub fn locate(search: &SearchPath, spec: &str) -> anyhow::Result<Located> {
-    Ok(if spec.ends_with(".wasm") || spec.contains('/') {
-        Located::from_wasm(Path::new(spec))?
-    } else {
-        search.find(spec)?
-    })
-}
-
-/// A fresh evaluation context: a new request id, now, and the plugin's configuration text.
-pub fn eval_context(config: String) -> types::EvalContext {
-    types::EvalContext { request_id: request_id(), now_unix_ms: now_unix_ms(), config }
-}
-
-fn now_unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// A request id unique enough to find one run in logs: the time and 64 random bits (std's
-/// `RandomState` keys come from the operating system's random source), nothing about the host.
-fn request_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::hash::RandomState::new().build_hasher();
-    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    format!("{:x}-{:016x}", now_unix_ms(), hasher.finish())
 }

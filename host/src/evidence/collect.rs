@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use cvm_attest_formats::bundle::{EvidenceBundle, OsInfo, PcrBank, Pcrs, Platform, Timestamp, TpmEvidence};
+use cvm_attest_formats::bundle::{EvidenceBundle, OsInfo, PcrBank, Pcrs, Platform, TpmEvidence};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::nonce;
 use cvm_attest_formats::thim::ThimCertification;
@@ -109,7 +109,7 @@ pub fn collect(
 
     let bundle = EvidenceBundle {
         platform,
-        collected_at: now(),
+        collected_at: crate::clock::now(),
         nonce: request.nonce.clone(),
         hcl_report,
         vcek_chain,
@@ -126,16 +126,6 @@ pub fn collect(
         os,
     };
     Ok((bundle, warnings))
-}
-
-/// The current time as RFC 3339 (UTC, seconds).
-pub fn now_rfc3339() -> String {
-    x509_cert::der::DateTime::from_system_time(SystemTime::now())
-        .map_or_else(|_| "1970-01-01T00:00:00Z".to_owned(), |time| time.to_string())
-}
-
-fn now() -> Timestamp {
-    Timestamp::parse(&now_rfc3339()).unwrap_or_else(|_| unreachable!("der::DateTime prints RFC 3339"))
 }
 
 /// The OS as `os-release` describes it; `None` when the file is absent or says too little.

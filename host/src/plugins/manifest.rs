@@ -119,7 +119,7 @@ impl Manifest {
         // The reason may quote the manifest, which the plugin's author wrote.
         let malformed = |reason: String| Error::MalformedManifest {
             path: path.to_owned(),
-            reason: super::text::sanitize(&reason).into_owned(),
+            reason: crate::text::sanitize(&reason).into_owned(),
         };
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("it is not UTF-8 text".into()))?;
         let manifest = Manifest::parse(text).map_err(malformed)?;

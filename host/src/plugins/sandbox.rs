@@ -25,7 +25,7 @@ use wasmtime_wasi_io::poll::{DynPollable, Pollable, subscribe};
 
 use super::bindings::log;
 use super::manifest::Kind;
-use super::text;
+use crate::text;
 
 /// Epoch ticker period: the granularity of time limits.
 pub(crate) const TICK: Duration = Duration::from_millis(10);

@@ -3,5 +3,7 @@
 //!
 //! * [`summary`]: an evidence file section by section, with the cross-checks that need no keys
 //!   (`cvm-attest evidence show`).
+//! * [`verification`]: a verification's steps, checks and conclusion (`cvm-attest verify`).
 
 pub mod summary;
+pub mod verification;

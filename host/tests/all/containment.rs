@@ -618,7 +618,7 @@ fn plugin_log_lines_are_one_line_each_escaped_and_named() {
     assert!(!log.contains('\x1b') && !log.contains('\u{202e}'), "no raw escapes: {log:?}");
     assert!(!log.lines().any(|l| l.starts_with("ERROR")), "no forged line: {log}");
     assert_eq!(
-        cvm_attest::plugins::sanitize("a\x1b[2J\u{202e}"),
+        cvm_attest::text::sanitize("a\x1b[2J\u{202e}"),
         "a\\u{1b}[2J\\u{202e}",
         "the same escaping is public"
     );
