@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::evidence::vtpm::PCR_COUNT;
+
 /// The same on every command; printed under `--help`.
 const EXIT_STATUS: &str = "Exit status: 0 success; 1 a verification, attestation or check failed; 2 usage or \
 input error (arguments, configuration, operator files, plugins); 3 environment (no TPM, service unreachable).";
@@ -175,7 +177,7 @@ pub struct Sources {
     pub tpm: String,
 
     /// The Azure Instance Metadata Service
-    #[arg(long, value_name = "URL", env = "CVM_ATTEST_IMDS_URL", default_value = "http://169.254.169.254")]
+    #[arg(long, value_name = "URL", env = "CVM_ATTEST_IMDS_URL", default_value = crate::evidence::imds::DEFAULT_URL)]
     pub imds: String,
 }
 
@@ -213,8 +215,8 @@ pub struct Pcrs(pub Vec<u8>);
 
 fn parse_pcrs(text: &str) -> Result<Pcrs, String> {
     let index = |s: &str| match s.trim().parse::<u8>() {
-        Ok(i) if i < 24 => Ok(i),
-        _ => Err(format!("`{s}` is not a PCR index (0 to 23)")),
+        Ok(i) if i < PCR_COUNT => Ok(i),
+        _ => Err(format!("`{s}` is not a PCR index (0 to {})", PCR_COUNT - 1)),
     };
     let mut pcrs = Vec::new();
     for part in text.split(',') {
