@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::appraise::claims::{Hardware, azure_vm, sevsnpvm};
-use cvm_attest_formats::appraise::{Policy, Status, Steps, TrustAnchors, appraise, snp, tdx};
+use cvm_attest_formats::appraise::{AppraisalError, Policy, Status, Steps, TrustAnchors, appraise, snp, tdx};
 use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
@@ -298,7 +298,7 @@ fn compliance_status_needs_the_debug_check_to_have_passed() {
         let mut without = Steps::default();
         for step in checked.as_slice().iter().filter(|step| step.name != debug_check) {
             if step.status == Status::Passed {
-                without.check(step.name, Ok(step.detail.clone()));
+                without.pass(step.name, step.detail.clone());
             } else {
                 without.not_evaluated(step.name, step.detail.clone());
             }
@@ -308,7 +308,7 @@ fn compliance_status_needs_the_debug_check_to_have_passed() {
 
         // It passed, but a later step failed: no compliance either.
         let mut failed = checked.clone();
-        failed.fail::<()>("hcl-binding", "a later failure");
+        failed.fail::<()>("report-user-data", AppraisalError::UserDataMismatch { found: vec![1; 64] });
         assert_eq!(compliance(&failed), None);
     }
 }

@@ -2,7 +2,7 @@
 //! must fail at which step (with nothing after it run).
 
 use base64::Engine;
-use cvm_attest_formats::appraise::{Status, Steps, TrustAnchors, snp};
+use cvm_attest_formats::appraise::{AppraisalError, SnpError, Status, Steps, TrustAnchors, snp};
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
@@ -88,6 +88,14 @@ fn assert_fails_at<'a>(steps: &'a Steps, name: &str) -> &'a str {
     assert_eq!(before.len(), expected_before, "{steps:#?}");
     assert!(before.iter().all(|step| step.status == Status::Passed), "{steps:#?}");
     &failed.detail
+}
+
+/// The typed error of the failed step.
+fn snp_error(steps: &Steps) -> &SnpError {
+    match steps.failure().and_then(|step| step.error.as_ref()) {
+        Some(AppraisalError::Snp(error)) => error,
+        other => panic!("no SEV-SNP failure: {other:?}"),
+    }
 }
 
 fn detail<'a>(steps: &'a Steps, name: &str) -> &'a str {
@@ -203,9 +211,15 @@ fn kinvolk_report_with_kinvolk_chain_fails_at_chip_id() {
 
 #[test]
 fn trustee_report_with_kinvolk_chain_fails_at_chip_id() {
-    let steps = appraise(&trustee_report(), Some(KINVOLK_CHAIN), &TrustAnchors::builtin());
+    let report = trustee_report();
+    let steps = appraise(&report, Some(KINVOLK_CHAIN), &TrustAnchors::builtin());
     let why = assert_fails_at(&steps, "snp-chip-id");
     assert!(why.contains("is not the report's chip_id 19752a447db501a3…"), "{why}");
+    let SnpError::ChipIdMismatch { hw_id, chip_id } = snp_error(&steps) else {
+        panic!("not a chip id mismatch: {steps:#?}");
+    };
+    assert_eq!(chip_id[..], report.chip_id()[..]);
+    assert_ne!(hw_id, chip_id);
 }
 
 #[test]
@@ -264,6 +278,7 @@ fn snp_report_signature_rejects_r_out_of_range() {
             why,
             "the report's signature is non-canonical: r or s is zero or not below the P-384 group order"
         );
+        assert_eq!(snp_error(&steps), &SnpError::ScalarOutOfRange);
     }
 }
 
@@ -331,9 +346,11 @@ fn no_anchors_and_no_chain_fail_the_chain() {
     let no_amd = TrustAnchors::from_operator(&[]).expect("no anchors is a valid choice");
     let steps = appraise(&trustee_report(), Some(TRUSTEE_CHAIN), &no_amd);
     assert!(assert_fails_at(&steps, "snp-vcek-chain").starts_with("no AMD roots are trusted"));
+    assert_eq!(snp_error(&steps), &SnpError::NoAmdRoots);
 
     let steps = appraise(&trustee_report(), None, &TrustAnchors::builtin());
     assert!(assert_fails_at(&steps, "snp-vcek-chain").starts_with("the evidence has no VCEK certificate"));
+    assert_eq!(snp_error(&steps), &SnpError::MissingVcek);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use base64::Engine;
 use cvm_attest_formats::appraise::anchors::TrustAnchors;
 use cvm_attest_formats::appraise::tdx::{Collateral, appraise, td_attributes};
-use cvm_attest_formats::appraise::{self, Policy, Status, Steps};
+use cvm_attest_formats::appraise::{self, AppraisalError, Policy, Status, Steps, TdxError};
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::tdx::{TdQuote, TdReport};
@@ -174,6 +174,14 @@ fn a_td_report_that_differs_only_in_an_rtmr_does_not_match() {
     let (outcome, steps) = run(TRUSTEE_QUOTE, Some(&report), &TrustAnchors::builtin());
     assert_fails_at(outcome, &steps, "tdx-td-report-match");
     assert!(steps.as_slice()[4].detail.starts_with("quote RTMR2"), "{steps:#?}");
+    let Some(AppraisalError::Tdx(TdxError::TdReportMismatch { field, quote, report: in_report })) =
+        &steps.as_slice()[4].error
+    else {
+        panic!("not a TD report mismatch: {steps:#?}");
+    };
+    assert_eq!(*field, "RTMR2");
+    assert_eq!(quote[0] ^ in_report[0], 1);
+    assert_eq!(quote[1..], in_report[1..]);
 }
 
 #[test]
@@ -217,6 +225,10 @@ fn a_flipped_auth_data_byte_fails_the_qe_binding() {
     let (outcome, steps) = run(&flipped(TRUSTEE_QUOTE, QE_AUTH_DATA), None, &TrustAnchors::builtin());
     assert_fails_at(outcome, &steps, "tdx-qe-binding");
     assert!(steps.as_slice()[2].detail.contains("SHA-256(attestation key ‖ QE auth data)"), "{steps:#?}");
+    assert!(
+        matches!(&steps.as_slice()[2].error, Some(AppraisalError::Tdx(TdxError::QeBindingMismatch { found, expected })) if found != expected),
+        "{steps:#?}"
+    );
 }
 
 #[test]
@@ -234,6 +246,7 @@ fn no_intel_root_fails_the_pck_chain() {
     let (outcome, steps) = run(TRUSTEE_QUOTE, None, &anchors_with_roots(vec![]));
     assert_fails_at(outcome, &steps, "tdx-pck-chain");
     assert!(steps.as_slice()[0].detail.contains("no Intel root is trusted"), "{steps:#?}");
+    assert_eq!(steps.as_slice()[0].error, Some(AppraisalError::Tdx(TdxError::NoIntelRoots)));
 }
 
 /// The root in MAA's SGX example is Intel's 2018 issuance; the TD quotes carry the 2049 one.
@@ -323,8 +336,9 @@ fn with_attribute_bit(bit: u32) -> TdQuote {
 #[test]
 fn tdx_td_attributes_rejects_the_debug_bit() {
     let why = td_attributes(&with_attribute_bit(0)).unwrap_err();
+    assert_eq!(why, TdxError::UnderDebug { attributes: 0x1 });
     assert_eq!(
-        why,
+        why.to_string(),
         "TD attributes 0x1: DEBUG (bit 0) set: the TD is in debug mode, so the host can read and change its \
          memory and registers; launch the TD without debug. Other bits set: none"
     );
@@ -332,12 +346,12 @@ fn tdx_td_attributes_rejects_the_debug_bit() {
 
 #[test]
 fn tdx_td_attributes_rejects_every_td_under_debug_bit_by_name() {
-    let why = td_attributes(&with_attribute_bit(4)).unwrap_err();
+    let why = td_attributes(&with_attribute_bit(4)).unwrap_err().to_string();
     assert!(
         why.starts_with("TD attributes 0x10: HGS_PLUS_PROF (bit 4) set: bits 7:0 mark a TD under debug"),
         "{why}"
     );
-    let why = td_attributes(&with_attribute_bit(7)).unwrap_err();
+    let why = td_attributes(&with_attribute_bit(7)).unwrap_err().to_string();
     assert!(why.contains("unnamed (bit 7) set"), "{why}");
 }
 
@@ -348,7 +362,7 @@ fn tdx_td_attributes_names_the_other_bits_set() {
     let mut bytes = TRUSTEE_QUOTE.to_vec();
     bytes[TD_ATTRIBUTES] |= 0x01;
     bytes[TD_ATTRIBUTES + 3] |= 0x30;
-    let why = td_attributes(&TdQuote::parse(&bytes).unwrap()).unwrap_err();
+    let why = td_attributes(&TdQuote::parse(&bytes).unwrap()).unwrap_err().to_string();
     assert!(why.ends_with("Other bits set: SEPT_VE_DISABLE (bit 28), MIGRATABLE (bit 29)"), "{why}");
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::appraise::vtpm::appraise;
-use cvm_attest_formats::appraise::{Status, Steps};
+use cvm_attest_formats::appraise::{AppraisalError, Status, Steps, VtpmError};
 use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, PcrBank, Pcrs, Timestamp, TpmEvidence};
 use cvm_attest_formats::eventlog::EventLog;
 use cvm_attest_formats::hcl::{HclReport, RuntimeClaims};
@@ -65,6 +65,14 @@ fn assert_failed_at(steps: &Steps, name: &str, words: &str) {
     assert_eq!(names, STEPS[..=position], "later steps ran: {steps:#?}");
 }
 
+/// The typed error of the failed step.
+fn vtpm_error(steps: &Steps) -> &VtpmError {
+    match steps.failure().and_then(|step| step.error.as_ref()) {
+        Some(AppraisalError::Vtpm(error)) => error,
+        other => panic!("no vTPM failure: {other:?}"),
+    }
+}
+
 #[test]
 fn coco_quotes_pass_with_their_nonce() {
     use Status::*;
@@ -104,6 +112,10 @@ fn wrong_nonce_fails_the_nonce_step() {
     let (tpm, runtime) = coco(COCO_TDX_V1);
     let steps = run(&tpm, &runtime, Some(b"another"), None);
     assert_failed_at(&steps, "vtpm-quote-nonce", "\"another\"");
+    assert_eq!(
+        vtpm_error(&steps),
+        &VtpmError::NonceMismatch { found: NONCE.to_vec(), expected: b"another".to_vec() }
+    );
 }
 
 #[test]
@@ -133,6 +145,10 @@ fn missing_pcr_fails_the_pcr_digest() {
     tpm.pcrs = Pcrs::new(PcrBank::Sha256, values).unwrap();
     let steps = run(&tpm, &runtime, Some(NONCE), None);
     assert_failed_at(&steps, "vtpm-pcr-digest", "missing [23]");
+    let VtpmError::PcrSetMismatch { quoted, supplied } = vtpm_error(&steps) else {
+        panic!("not a PCR set mismatch: {steps:#?}");
+    };
+    assert_eq!(quoted.difference(supplied).collect::<Vec<_>>(), [&23]);
 }
 
 #[test]
@@ -149,6 +165,7 @@ fn runtime_claims_without_hcl_ak_pub_fail_the_first_step() {
     let runtime = RuntimeClaims { keys: Vec::new(), ..runtime };
     let steps = run(&tpm, &runtime, Some(NONCE), None);
     assert_failed_at(&steps, "vtpm-ak-public", "no HCLAkPub");
+    assert_eq!(vtpm_error(&steps), &VtpmError::MissingAk);
 }
 
 /// MAA's AzureGuest example as vTPM evidence, its TCG log, and runtime claims naming its AK.

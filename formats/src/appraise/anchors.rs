@@ -158,8 +158,8 @@ impl TrustAnchors {
                 issuer: ark.name.to_owned(),
                 reason,
             };
-            rsa_pss_signs(&ark.cert, &ark.cert).map_err(|reason| not_signed(&ark, reason))?;
-            rsa_pss_signs(&ark.cert, &ask.cert).map_err(|reason| not_signed(&ask, reason))?;
+            rsa_pss_signs(&ark.cert, &ark.cert).map_err(|err| not_signed(&ark, err.to_string()))?;
+            rsa_pss_signs(&ark.cert, &ask.cert).map_err(|err| not_signed(&ask, err.to_string()))?;
             amd.push(AmdRoots { generation, ark_pem: ark.pem, ask_pem: ask.pem });
         }
         if let Some((_, ask)) = asks.first() {
@@ -195,7 +195,7 @@ fn parse(name: &str, data: &[u8]) -> Result<(String, Cert), AnchorError> {
     if count > 1 {
         return Err(invalid(format!("{count} PEM certificates; give one certificate per anchor")));
     }
-    let cert = Cert::from_pem(text).map_err(invalid)?;
+    let cert = Cert::from_pem(text).map_err(|err| invalid(err.to_string()))?;
     Ok((text.to_owned(), cert))
 }
 

@@ -5,6 +5,8 @@ use x509_cert::Certificate;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, pem};
 
+use super::CertError;
+
 /// id-at-commonName.
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 
@@ -14,13 +16,15 @@ pub(crate) struct Cert {
 }
 
 impl Cert {
-    /// One PEM `CERTIFICATE`. The error completes "… is" (e.g. "not PEM (…)").
-    pub(crate) fn from_pem(text: &str) -> Result<Self, String> {
-        let (label, der) = pem::decode_vec(text.as_bytes()).map_err(|err| format!("not PEM ({err})"))?;
+    /// One PEM `CERTIFICATE`. The error's message completes "… is" (e.g. "not PEM (…)").
+    pub(crate) fn from_pem(text: &str) -> Result<Self, CertError> {
+        let (label, der) =
+            pem::decode_vec(text.as_bytes()).map_err(|err| CertError::NotPem { reason: err.to_string() })?;
         if label != "CERTIFICATE" {
-            return Err(format!("a PEM `{label}`, not a CERTIFICATE"));
+            return Err(CertError::NotCertificate { label: label.to_owned() });
         }
-        let x509 = Certificate::from_der(&der).map_err(|err| format!("not an X.509 certificate ({err})"))?;
+        let x509 =
+            Certificate::from_der(&der).map_err(|err| CertError::NotX509 { reason: err.to_string() })?;
         Ok(Cert { der, x509 })
     }
 

@@ -11,10 +11,15 @@
 //! * [`snp`]: VCEK chain, chip id, TCB, report signature and guest policy of an SEV-SNP report.
 //! * [`tdx`]: TD quote, QE report and PCK chain, and the quote's agreement with the HCL TD report.
 //! * [`vtpm`]: the vTPM quote and ephemeral key, checked against the AK the hardware report vouches for.
+//!
+//! A failed step keeps why it failed as an [`AppraisalError`] ([`Step::error`]), one enum per section
+//! ([`SnpError`], [`TdxError`], [`VtpmError`]) inside it; the error's message is the step's detail.
 
 pub mod anchors;
 mod cert;
 pub mod claims;
+mod error;
+mod show;
 pub mod snp;
 pub mod tdx;
 pub mod vtpm;
@@ -27,6 +32,7 @@ use crate::nonce;
 use crate::tdx::{TdQuote, TdReport};
 
 pub use anchors::TrustAnchors;
+pub use error::{AppraisalError, CertError, PcrMismatch, SnpError, TdxError, VtpmError};
 
 /// How one step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,6 +54,9 @@ pub struct Step {
     pub status: Status,
     /// One sentence: what was compared with what, or why it failed or was not evaluated.
     pub detail: String,
+    /// Why a failed step failed, typed (its `Display` is `detail`); `None` for other steps.
+    #[serde(skip)]
+    pub error: Option<AppraisalError>,
 }
 
 /// The steps of one appraisal, in order.
@@ -56,39 +65,56 @@ pub struct Step {
 pub struct Steps(Vec<Step>);
 
 impl Steps {
-    /// Record the outcome of a check. `Err` records a failure and returns `None`, so sections chain
-    /// their steps with `?` and stop at the first failure.
-    pub fn check(&mut self, name: &'static str, outcome: Result<String, String>) -> Option<()> {
-        let (status, detail, result) = match outcome {
-            Ok(detail) => (Status::Passed, detail, Some(())),
-            Err(detail) => (Status::Failed, detail, None),
-        };
-        self.0.push(Step { name, status, detail });
-        result
+    /// Record the outcome of a check: `Ok` passes with its detail, `Err` fails with the error's
+    /// message and returns `None`, so sections chain their steps with `?` and stop at the first
+    /// failure.
+    pub fn check<E: Into<AppraisalError>>(
+        &mut self,
+        name: &'static str,
+        outcome: Result<String, E>,
+    ) -> Option<()> {
+        match outcome {
+            Ok(detail) => {
+                self.pass(name, detail);
+                Some(())
+            }
+            Err(error) => self.fail(name, error),
+        }
+    }
+
+    /// Record a check that held.
+    pub fn pass(&mut self, name: &'static str, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.0.push(Step { name, status: Status::Passed, detail, error: None });
     }
 
     /// Record a step that produces a value (parsing, mostly): `Ok` passes with `detail(&value)`, `Err`
     /// fails with the error's message.
-    pub fn require<T, E: std::fmt::Display>(
+    pub fn require<T, E: Into<AppraisalError>>(
         &mut self,
         name: &'static str,
         result: Result<T, E>,
         detail: impl FnOnce(&T) -> String,
     ) -> Option<T> {
-        let outcome = result.as_ref().map(detail).map_err(ToString::to_string);
-        self.check(name, outcome)?;
-        result.ok()
+        match result {
+            Ok(value) => {
+                self.pass(name, detail(&value));
+                Some(value)
+            }
+            Err(error) => self.fail(name, error),
+        }
     }
 
     /// Record a failed check; always `None`, to return with.
-    pub fn fail<T>(&mut self, name: &'static str, detail: impl Into<String>) -> Option<T> {
-        self.0.push(Step { name, status: Status::Failed, detail: detail.into() });
+    pub fn fail<T>(&mut self, name: &'static str, error: impl Into<AppraisalError>) -> Option<T> {
+        let error = error.into();
+        self.0.push(Step { name, status: Status::Failed, detail: error.to_string(), error: Some(error) });
         None
     }
 
     /// Record a check that could not be made.
     pub fn not_evaluated(&mut self, name: &'static str, why: impl Into<String>) {
-        self.0.push(Step { name, status: Status::NotEvaluated, detail: why.into() });
+        self.0.push(Step { name, status: Status::NotEvaluated, detail: why.into(), error: None });
     }
 
     /// Whether a step of this name ran and passed.
@@ -155,8 +181,8 @@ fn appraise_steps(
                 "the HCL report holds a 1024-byte TDX TD report".to_owned()
             })?;
             let quote = match &bundle.td_quote {
-                Some(bytes) => TdQuote::parse(bytes).map_err(|e| e.to_string()),
-                None => Err("the evidence has no TD quote (from IMDS /acc/tdquote)".to_owned()),
+                Some(bytes) => TdQuote::parse(bytes).map_err(AppraisalError::from),
+                None => Err(AppraisalError::MissingTdQuote),
             };
             let quote =
                 steps.require("tdx-quote", quote, |q| format!("TD quote version {}", q.header().version))?;
@@ -165,22 +191,20 @@ fn appraise_steps(
             claims::Hardware::Tdx(&td_quote)
         }
         (HardwareReport::TrustedLaunch, _) => {
-            return steps.fail(
-                "hardware-report",
-                "a Trusted Launch VM has no hardware (TEE) report: there is nothing to appraise offline",
-            );
+            return steps.fail("hardware-report", AppraisalError::NoHardwareReport);
         }
         (_, platform) => {
-            let detail =
-                format!("the evidence says {} but the HCL report is {}", platform.name(), hcl.report_type());
-            return steps.fail("hardware-report", detail);
+            let mismatch = AppraisalError::PlatformMismatch {
+                platform: platform.name(),
+                report_type: hcl.report_type(),
+            };
+            return steps.fail("hardware-report", mismatch);
         }
     };
     steps.check(
         "hcl-binding",
         hcl.verify_binding()
-            .map(|()| "the hardware report's report_data is SHA-256 of the runtime claims".to_owned())
-            .map_err(|e| e.to_string()),
+            .map(|()| "the hardware report's report_data is SHA-256 of the runtime claims".to_owned()),
     )?;
     let runtime = steps.require("runtime-claims", hcl.runtime_claims(), |claims| {
         format!("vmUniqueId {}", claims.vm_configuration.vm_unique_id)
@@ -210,7 +234,7 @@ fn report_user_data(runtime: &RuntimeClaims, expected: Option<&[u8]>, steps: &mu
             let outcome = if data == nonce::user_data(expected) {
                 Ok("the fresh HCL report's user-data is the expected nonce".to_owned())
             } else {
-                Err(format!("user-data {} is not the expected nonce", hex::encode(data)))
+                Err(AppraisalError::UserDataMismatch { found: data.to_vec() })
             };
             steps.check(NAME, outcome)?;
         }

@@ -12,9 +12,10 @@ use sev::certs::snp::{Certificate as SevCertificate, Verifiable};
 use x509_cert::der::Decode;
 use x509_cert::der::asn1::{ObjectIdentifier, OctetStringRef};
 
-use super::Steps;
 use super::anchors::{AmdRoots, TrustAnchors};
 use super::cert::Cert;
+use super::show::short_hex;
+use super::{SnpError, Steps};
 use crate::snp::{Generation, GuestPolicy, REPORT_SIZE, SIGNED_SIZE, SnpReport, Tcb};
 
 // VCEK extensions, AMD's VCEK specification (57230) table 9.
@@ -31,6 +32,9 @@ pub const POLICY: &str = "snp-policy";
 /// `SIGNATURE_ALGO` 1: ECDSA P-384 with SHA-384, the only one SEV-SNP defines.
 const ECDSA_P384_SHA384: u32 = 1;
 
+/// Where the reserved bytes of the report's SIGNATURE field start (after r and s, 72 bytes each).
+pub(crate) const SIGNATURE_RESERVED: usize = SIGNED_SIZE + 2 * 72;
+
 const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const PEM_END: &str = "-----END CERTIFICATE-----";
 
@@ -41,9 +45,9 @@ pub fn appraise(
     anchors: &TrustAnchors,
     steps: &mut Steps,
 ) -> Option<()> {
-    let chain = verify_chain(report, vcek_chain_pem, anchors);
-    steps.check("snp-vcek-chain", chain.as_ref().map(ToString::to_string).map_err(Clone::clone))?;
-    let vcek = chain.ok()?.vcek;
+    let vcek = steps
+        .require("snp-vcek-chain", verify_chain(report, vcek_chain_pem, anchors), ToString::to_string)?
+        .vcek;
     steps.check("snp-chip-id", check_chip_id(&vcek, report))?;
     steps.check("snp-tcb", check_tcb(&vcek, report))?;
     steps.check("snp-report-signature", check_signature(&vcek, report))?;
@@ -51,16 +55,19 @@ pub fn appraise(
 }
 
 /// Whether `issuer`'s key made `subject`'s RSA-PSS/SHA-384 signature.
-fn signs(issuer: &Cert, subject: &Cert) -> Result<(), String> {
-    rsa_pss_signs(issuer, subject)
-        .map_err(|err| format!("{} is not signed by {} ({err})", subject.common_name(), issuer.common_name()))
+fn signs(issuer: &Cert, subject: &Cert) -> Result<(), SnpError> {
+    rsa_pss_signs(issuer, subject).map_err(|err| SnpError::NotSignedBy {
+        subject: subject.common_name(),
+        issuer: issuer.common_name(),
+        reason: err.to_string(),
+    })
 }
 
-/// [`signs`] with the bare reason, for callers that name the certificates their own way.
-pub(super) fn rsa_pss_signs(issuer: &Cert, subject: &Cert) -> Result<(), String> {
+/// [`signs`] with the `sev` crate's reason, for callers that name the certificates their own way.
+pub(super) fn rsa_pss_signs(issuer: &Cert, subject: &Cert) -> std::io::Result<()> {
     let issuer_cert = SevCertificate::from(issuer.x509.clone());
     let subject_cert = SevCertificate::from(subject.x509.clone());
-    (&issuer_cert, &subject_cert).verify().map_err(|err| err.to_string())
+    (&issuer_cert, &subject_cert).verify()
 }
 
 /// The chain as the evidence carries it: VCEK first, then optionally its ASK and the ARK.
@@ -71,16 +78,15 @@ struct EvidenceChain {
 }
 
 impl EvidenceChain {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, SnpError> {
         let mut certs = Vec::new();
         let mut rest = text;
         while let Some((_, after_begin)) = rest.split_once(PEM_BEGIN) {
             let position = certs.len() + 1;
-            let (body, after_end) = after_begin
-                .split_once(PEM_END)
-                .ok_or_else(|| format!("certificate {position} of the VCEK chain has no `{PEM_END}`"))?;
+            let (body, after_end) =
+                after_begin.split_once(PEM_END).ok_or(SnpError::UnterminatedCertificate { position })?;
             let cert = Cert::from_pem(&format!("{PEM_BEGIN}{body}{PEM_END}\n"))
-                .map_err(|err| format!("certificate {position} of the VCEK chain is {err}"))?;
+                .map_err(|error| SnpError::ChainCertificate { position, error })?;
             certs.push(cert);
             rest = after_end;
         }
@@ -88,32 +94,24 @@ impl EvidenceChain {
         let mut certs = certs.into_iter();
         match (certs.next(), certs.next(), certs.next(), certs.next()) {
             (Some(vcek), ask, ark, None) => Ok(EvidenceChain { vcek, ask, ark }),
-            _ => Err(format!(
-                "the VCEK chain holds {count} PEM certificates; expected the VCEK, optionally followed by \
-                 its ASK and the ARK"
-            )),
+            _ => Err(SnpError::ChainLength { count }),
         }
     }
 
     /// Check VCEK → ASK → ARK against one generation's pinned roots. The ASK is the evidence's if
     /// it has one, else the pinned one; the ARK is always the pinned one.
-    fn verify_to(&self, roots: &AmdRoots) -> Result<ChainPath, String> {
+    fn verify_to(&self, roots: &AmdRoots) -> Result<ChainPath, SnpError> {
         let generation = roots.generation;
-        let key = generation.name().to_lowercase();
-        let ark = Cert::from_pem(&roots.ark_pem)
-            .map_err(|err| format!("the pinned {generation} ARK (amd-ark-{key}) is {err}"))?;
+        let pinned = |role, pem: &str| {
+            Cert::from_pem(pem).map_err(|error| SnpError::PinnedCertificate { generation, role, error })
+        };
+        let ark = pinned("ARK", &roots.ark_pem)?;
         if let Some(theirs) = &self.ark
             && theirs.der != ark.der
         {
-            return Err(format!(
-                "the evidence's ARK ({}) is not the pinned {} byte for byte; remove it from the chain or \
-                 trust the roots it belongs to",
-                theirs.common_name(),
-                ark.common_name()
-            ));
+            return Err(SnpError::ArkNotPinned { evidence: theirs.common_name(), pinned: ark.common_name() });
         }
-        let pinned_ask = Cert::from_pem(&roots.ask_pem)
-            .map_err(|err| format!("the pinned {generation} ASK (amd-ask-{key}) is {err}"))?;
+        let pinned_ask = pinned("ASK", &roots.ask_pem)?;
         let ask = self.ask.as_ref().unwrap_or(&pinned_ask);
         signs(ask, &self.vcek)?;
         // Pinned certificates are trusted as they are: built-in ones are AMD's, and operator ones were
@@ -169,22 +167,16 @@ fn verify_chain(
     report: &SnpReport,
     vcek_chain_pem: Option<&str>,
     anchors: &TrustAnchors,
-) -> Result<VerifiedChain, String> {
-    let text = vcek_chain_pem.ok_or(
-        "the evidence has no VCEK certificate; collect it with the report (IMDS THIM \
-         /metadata/THIM/amd/certification on the VM, or AMD KDS by chip_id and reported_tcb)",
-    )?;
+) -> Result<VerifiedChain, SnpError> {
+    let text = vcek_chain_pem.ok_or(SnpError::MissingVcek)?;
     let evidence = EvidenceChain::parse(text)?;
     let (path, from_cpuid) = match report.processor_generation() {
         Some(generation) => {
-            let roots = anchors.amd(generation).ok_or_else(|| {
-                let key = generation.name().to_lowercase();
-                format!(
-                    "the report's CPUID says {generation}, but no {generation} roots are trusted; add the \
-                     amd-ark-{key} and amd-ask-{key} anchors"
-                )
-            })?;
-            (evidence.verify_to(roots).map_err(|err| format!("VCEK chain to {generation}: {err}"))?, true)
+            let roots = anchors.amd(generation).ok_or(SnpError::GenerationNotTrusted { generation })?;
+            let path = evidence
+                .verify_to(roots)
+                .map_err(|error| SnpError::ChainToGeneration { generation, error: Box::new(error) })?;
+            (path, true)
         }
         None => (search_generation(&evidence, anchors)?, false),
     };
@@ -193,78 +185,67 @@ fn verify_chain(
 
 /// A report without CPUID (version 2) does not say its generation: take the first trusted one
 /// whose roots the VCEK chains to.
-fn search_generation(evidence: &EvidenceChain, anchors: &TrustAnchors) -> Result<ChainPath, String> {
+fn search_generation(evidence: &EvidenceChain, anchors: &TrustAnchors) -> Result<ChainPath, SnpError> {
     if anchors.amd_roots().is_empty() {
-        return Err(
-            "no AMD roots are trusted; add amd-ark-<generation> and amd-ask-<generation> anchors".to_owned()
-        );
+        return Err(SnpError::NoAmdRoots);
     }
-    let mut reasons = Vec::new();
+    let mut attempts = Vec::new();
     for roots in anchors.amd_roots() {
         match evidence.verify_to(roots) {
             Ok(path) => return Ok(path),
-            Err(why) => reasons.push(format!("{}: {why}", roots.generation)),
+            Err(why) => attempts.push((roots.generation, why)),
         }
     }
-    Err(format!(
-        "the VCEK chains to none of the trusted AMD roots (the report has no CPUID, so each was tried): {}",
-        reasons.join("; ")
-    ))
+    Err(SnpError::NoGenerationChains { attempts })
 }
 
 /// The VCEK is bound to one chip: its hwID must be the report's chip_id.
-fn check_chip_id(vcek: &Cert, report: &SnpReport) -> Result<String, String> {
+fn check_chip_id(vcek: &Cert, report: &SnpReport) -> Result<String, SnpError> {
     let chip_id = report.chip_id();
     let hw_id = hw_id(vcek)?;
     if hw_id == chip_id {
         Ok(format!("VCEK hwID equals the report's chip_id {}", short_hex(&chip_id)))
     } else {
-        Err(format!(
-            "the VCEK's hwID {} is not the report's chip_id {}: the VCEK belongs to another chip; supply \
-             this chip's VCEK (IMDS THIM on the VM, or AMD KDS by chip_id)",
-            short_hex(&hw_id),
-            short_hex(&chip_id)
-        ))
+        Err(SnpError::ChipIdMismatch { hw_id: hw_id.to_vec(), chip_id: chip_id.to_vec() })
     }
 }
 
-fn hw_id(vcek: &Cert) -> Result<[u8; 64], String> {
-    let value = vcek.extension(HW_ID).ok_or(
-        "the VCEK has no hwID extension (1.3.6.1.4.1.3704.1.4); VLEK-signed reports are not supported",
-    )?;
+fn hw_id(vcek: &Cert) -> Result<[u8; 64], SnpError> {
+    let value = vcek.extension(HW_ID).ok_or(SnpError::MissingHwId)?;
     // AMD's KDS puts the 64 raw bytes in the extension; some issuers wrap them in an OCTET STRING.
     let bytes = match OctetStringRef::from_der(value) {
         Ok(inner) if value.len() != 64 => inner.as_bytes(),
         _ => value,
     };
-    bytes.try_into().map_err(|_| format!("the VCEK's hwID is {} bytes, expected 64", bytes.len()))
+    bytes.try_into().map_err(|_| SnpError::HwIdLength { len: bytes.len() })
 }
 
 /// The VCEK is derived from one TCB: its SPL extensions must be the report's reported_tcb.
-fn check_tcb(vcek: &Cert, report: &SnpReport) -> Result<String, String> {
+fn check_tcb(vcek: &Cert, report: &SnpReport) -> Result<String, SnpError> {
     let reported = report.reported_tcb();
     let certified = vcek_tcb(vcek)?;
     if certified == reported {
         Ok(format!("VCEK TCB equals the report's reported_tcb ({reported})"))
     } else {
-        Err(format!(
-            "the VCEK's TCB ({certified}) is not the report's reported_tcb ({reported}); supply the VCEK \
-             issued for this reported_tcb"
-        ))
+        Err(SnpError::TcbMismatch { vcek: certified, reported })
     }
 }
 
-fn vcek_tcb(vcek: &Cert) -> Result<Tcb, String> {
-    let spl = |name: &str, oid| -> Result<Option<u8>, String> {
+fn vcek_tcb(vcek: &Cert) -> Result<Tcb, SnpError> {
+    let spl = |name: &'static str, oid: ObjectIdentifier| -> Result<Option<u8>, SnpError> {
         vcek.extension(oid)
             .map(|value| {
-                u8::from_der(value)
-                    .map_err(|err| format!("the VCEK's {name} ({oid}) is not a small INTEGER: {err}"))
+                u8::from_der(value).map_err(|err| SnpError::InvalidSpl {
+                    name,
+                    oid: oid.to_string(),
+                    reason: err.to_string(),
+                })
             })
             .transpose()
     };
-    let required =
-        |name: &str, oid| spl(name, oid)?.ok_or_else(|| format!("the VCEK has no {name} extension ({oid})"));
+    let required = |name, oid: ObjectIdentifier| {
+        spl(name, oid)?.ok_or_else(|| SnpError::MissingSpl { name, oid: oid.to_string() })
+    };
     Ok(Tcb {
         bootloader: required("blSPL", BOOTLOADER_SPL)?,
         tee: required("teeSPL", TEE_SPL)?,
@@ -275,30 +256,21 @@ fn vcek_tcb(vcek: &Cert) -> Result<Tcb, String> {
 }
 
 /// ECDSA P-384/SHA-384 by the VCEK over the report's exact bytes `[0, 0x2A0)`.
-fn check_signature(vcek: &Cert, report: &SnpReport) -> Result<String, String> {
+fn check_signature(vcek: &Cert, report: &SnpReport) -> Result<String, SnpError> {
     let algorithm = report.sig_algo();
     if algorithm != ECDSA_P384_SHA384 {
-        return Err(format!(
-            "the report's signature_algo is {algorithm}, expected 1 (ECDSA P-384 with SHA-384)"
-        ));
+        return Err(SnpError::UnsupportedSignatureAlgorithm { found: algorithm });
     }
     // key_info bits 2..=4: 0 is the VCEK, 1 a VLEK, 7 no signature.
     let signing_key = (report.key_info() >> 2) & 0b111;
     if signing_key != 0 {
-        return Err(format!(
-            "the report's key_info says SIGNING_KEY {signing_key}, not 0 (VCEK); only VCEK-signed reports \
-             are supported"
-        ));
+        return Err(SnpError::UnsupportedSigningKey { found: signing_key });
     }
     let public_key = vcek.x509.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
     let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
-        .map_err(|_| format!("the VCEK's public key ({} bytes) is not a P-384 point", public_key.len()))?;
+        .map_err(|_| SnpError::VcekKeyNotP384 { len: public_key.len() })?;
     let signature = canonical_signature(report.as_bytes())?;
-    key.verify(report.signed_bytes(), &signature).map_err(|_| {
-        "the report's ECDSA P-384/SHA-384 signature over bytes [0, 0x2A0) does not verify with the VCEK: \
-         the report was altered, or signed by another chip or TCB"
-            .to_owned()
-    })?;
+    key.verify(report.signed_bytes(), &signature).map_err(|_| SnpError::ReportSignature)?;
     Ok("ECDSA P-384/SHA-384 signature over the report's bytes [0, 0x2A0) verifies with the VCEK".to_owned())
 }
 
@@ -309,70 +281,52 @@ fn check_signature(vcek: &Cert, report: &SnpReport) -> Result<String, String> {
 /// refuses an r or s that is zero or not below the group order. ECDSA's own malleability remains:
 /// (r, n − s) verifies too, and AMD's firmware does not normalise s (genuine reports have high s),
 /// so it cannot be refused; tell reports apart by their signed bytes, not their whole encoding.
-fn canonical_signature(report: &[u8]) -> Result<p384::ecdsa::Signature, String> {
+fn canonical_signature(report: &[u8]) -> Result<p384::ecdsa::Signature, SnpError> {
     const SCALAR: usize = 48;
     const FIELD: usize = 72;
-    let field = report
-        .get(SIGNED_SIZE..REPORT_SIZE)
-        .ok_or_else(|| format!("the report is {} bytes, too short for its signature", report.len()))?;
-    let (r, rest) = field.split_at_checked(FIELD).ok_or("the signature field is cut short")?;
-    let (s, reserved) = rest.split_at_checked(FIELD).ok_or("the signature field is cut short")?;
+    let field = report.get(SIGNED_SIZE..REPORT_SIZE).ok_or(SnpError::ReportTooShort { len: report.len() })?;
+    let (r, rest) = field.split_at_checked(FIELD).ok_or(SnpError::SignatureFieldShort)?;
+    let (s, reserved) = rest.split_at_checked(FIELD).ok_or(SnpError::SignatureFieldShort)?;
     let mut big_endian = Vec::with_capacity(2 * SCALAR);
     for (name, value) in [("r", r), ("s", s)] {
         let (scalar, high) = value.split_at(SCALAR);
         if let Some(at) = high.iter().position(|&b| b != 0) {
-            return Err(format!(
-                "the report's signature is non-canonical: byte {} of {name} is {:#04x}, but bytes 48..72 of its \
-                 72-byte little-endian field must be zero for P-384",
-                SCALAR + at,
-                high.get(at).copied().unwrap_or_default()
-            ));
+            return Err(SnpError::NonCanonicalScalar {
+                scalar: name,
+                byte: SCALAR + at,
+                value: high.get(at).copied().unwrap_or_default(),
+            });
         }
         big_endian.extend(scalar.iter().rev());
     }
     if let Some(at) = reserved.iter().position(|&b| b != 0) {
-        return Err(format!(
-            "the report's signature is non-canonical: its reserved bytes (report offset {:#x}..{REPORT_SIZE:#x}) \
-             must be zero, but offset {:#x} is not",
-            SIGNED_SIZE + 2 * FIELD,
-            SIGNED_SIZE + 2 * FIELD + at
-        ));
+        return Err(SnpError::NonZeroReserved { offset: SIGNATURE_RESERVED + at });
     }
-    p384::ecdsa::Signature::from_slice(&big_endian).map_err(|_| {
-        "the report's signature is non-canonical: r or s is zero or not below the P-384 group order"
-            .to_owned()
-    })
+    p384::ecdsa::Signature::from_slice(&big_endian).map_err(|_| SnpError::ScalarOutOfRange)
 }
 
 /// A confidential VM's report must come from a guest the hypervisor cannot debug, and from the
 /// paravisor at VMPL 0 (Azure's HCL), not from the less privileged guest OS.
-fn check_policy(policy: GuestPolicy, vmpl: u32) -> Result<String, String> {
+fn check_policy(policy: GuestPolicy, vmpl: u32) -> Result<String, SnpError> {
+    if policy.debug_allowed() {
+        Err(SnpError::DebugAllowed { policy, vmpl })
+    } else if vmpl != 0 {
+        Err(SnpError::NotVmpl0 { policy, vmpl })
+    } else {
+        Ok(describe_policy(policy, vmpl))
+    }
+}
+
+/// The guest policy's bits that matter and the VMPL, as `snp-policy` reports them.
+pub(crate) fn describe_policy(policy: GuestPolicy, vmpl: u32) -> String {
     let allowed = |bit: bool| if bit { "allowed" } else { "not allowed" };
-    let seen = format!(
+    format!(
         "policy {:#x} (debug {}, migration agent {}, SMT {}), VMPL {vmpl}",
         policy.0,
         allowed(policy.debug_allowed()),
         allowed(policy.migrate_ma_allowed()),
         allowed(policy.smt_allowed()),
-    );
-    if policy.debug_allowed() {
-        Err(format!(
-            "{seen}: debugging is allowed (policy bit 19), so the hypervisor can read and write guest \
-             memory; launch the VM with a policy that clears it"
-        ))
-    } else if vmpl != 0 {
-        Err(format!(
-            "{seen}: the report was requested at VMPL {vmpl}, not by the paravisor at VMPL 0; appraise the \
-             HCL report from vTPM NV index 0x01400001"
-        ))
-    } else {
-        Ok(seen)
-    }
-}
-
-/// The first 8 bytes in hex: enough to tell chips apart in a message.
-fn short_hex(bytes: &[u8]) -> String {
-    format!("{}…", hex::encode(bytes.get(..8).unwrap_or(bytes)))
+    )
 }
 
 #[cfg(test)]
@@ -393,14 +347,18 @@ mod tests {
 
     #[test]
     fn policy_rejects_debug() {
-        let detail = check_policy(GuestPolicy(AZURE_POLICY.0 | 1 << 19), 0).unwrap_err();
+        let error = check_policy(GuestPolicy(AZURE_POLICY.0 | 1 << 19), 0).unwrap_err();
+        assert!(matches!(error, SnpError::DebugAllowed { vmpl: 0, .. }), "{error:?}");
+        let detail = error.to_string();
         assert!(detail.starts_with("policy 0xb001f (debug allowed"), "{detail}");
         assert!(detail.contains("debugging is allowed (policy bit 19)"), "{detail}");
     }
 
     #[test]
     fn policy_rejects_reports_from_a_lower_vmpl() {
-        let detail = check_policy(AZURE_POLICY, 2).unwrap_err();
+        let error = check_policy(AZURE_POLICY, 2).unwrap_err();
+        assert_eq!(error, SnpError::NotVmpl0 { policy: AZURE_POLICY, vmpl: 2 });
+        let detail = error.to_string();
         assert!(detail.contains("requested at VMPL 2, not by the paravisor at VMPL 0"), "{detail}");
     }
 }

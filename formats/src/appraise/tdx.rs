@@ -27,7 +27,7 @@ use x509_cert::der::{Decode, Header, Reader, SliceReader};
 use x509_cert::ext::pkix::BasicConstraints;
 
 use super::cert::Cert;
-use super::{Steps, TrustAnchors};
+use super::{Steps, TdxError, TrustAnchors};
 use crate::tdx::{Measurement, TdQuote, TdReport};
 
 /// Intel collateral supplied by the operator (e.g. TCB info JSON), by a name in
@@ -98,7 +98,7 @@ const ATTRIBUTE_NAMES: [(u32, &str); 12] = [
 ];
 /// Bits 7:0, "TD under debug" (TUD) in TDX 1.0: Intel's quote verification library distrusts a TD
 /// with any of them set, DEBUG (bit 0) and the profiling bits TDX 1.5 later put there alike.
-const UNDER_DEBUG: u64 = 0xFF;
+pub(crate) const UNDER_DEBUG: u64 = 0xFF;
 
 /// ecdsa-with-SHA256 (RFC 5758): how Intel signs every certificate in the SGX/TDX PKI.
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
@@ -122,7 +122,7 @@ pub fn appraise(
     steps.check(QE_BINDING, qe_binding(quote))?;
     steps.check(QUOTE_SIGNATURE, quote_signature(quote))?;
     match td_report {
-        Some(report) => steps.check(TD_REPORT_MATCH, td_report_match(quote, report))?,
+        Some(report) => steps.check(TD_REPORT_MATCH, compare_td_report(quote, report))?,
         None => steps.not_evaluated(
             TD_REPORT_MATCH,
             "no TD report was supplied, so the quote is not tied to the HCL report's runtime claims",
@@ -134,19 +134,15 @@ pub fn appraise(
 }
 
 /// Record a check that yields a value later steps need.
-fn check_with<T>(steps: &mut Steps, name: &'static str, outcome: Result<(T, String), String>) -> Option<T> {
-    let (value, outcome) = match outcome {
-        Ok((value, detail)) => (Some(value), Ok(detail)),
-        Err(why) => (None, Err(why)),
-    };
-    steps.check(name, outcome)?;
-    value
+fn check_with<T>(steps: &mut Steps, name: &'static str, outcome: Result<(T, String), TdxError>) -> Option<T> {
+    let (value, _) = steps.require(name, outcome, |(_, detail)| detail.clone())?;
+    Some(value)
 }
 
 /// The Intel PKI's side of a certificate: its P-256 key and ECDSA signature.
 impl Cert {
-    fn from_intel_pem(pem: &str, what: &str) -> Result<Self, String> {
-        Cert::from_pem(pem).map_err(|e| format!("{what} is {e}"))
+    fn from_intel_pem(pem: &str, what: &str) -> Result<Self, TdxError> {
+        Cert::from_pem(pem).map_err(|error| TdxError::Certificate { what: what.to_owned(), error })
     }
 
     /// `CN=…` of the subject, as step details name Intel's certificates.
@@ -161,40 +157,37 @@ impl Cert {
                 == other.x509.tbs_certificate.subject_public_key_info
     }
 
-    fn key(&self) -> Result<VerifyingKey, String> {
+    fn key(&self) -> Result<VerifyingKey, TdxError> {
         let spki = &self.x509.tbs_certificate.subject_public_key_info;
         VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes())
-            .map_err(|_| format!("the public key of {} is not a P-256 point", self.subject()))
+            .map_err(|_| TdxError::KeyNotP256 { subject: self.subject() })
     }
 
     /// The TBSCertificate exactly as received (the first element of the outer SEQUENCE).
-    fn tbs_der(&self) -> Result<&[u8], String> {
+    fn tbs_der(&self) -> Result<&[u8], TdxError> {
         let tbs = || -> x509_cert::der::Result<&[u8]> {
             let mut reader = SliceReader::new(&self.der)?;
             Header::decode(&mut reader)?;
             reader.tlv_bytes()
         };
-        tbs().map_err(|e| format!("cannot find the signed part of {}: {e}", self.subject()))
+        tbs().map_err(|e| TdxError::NoSignedPart { subject: self.subject(), reason: e.to_string() })
     }
 
     /// Check that `issuer`'s key signed this certificate with ECDSA P-256/SHA-256.
-    fn verify_signed_by(&self, issuer: &Cert) -> Result<(), String> {
+    fn verify_signed_by(&self, issuer: &Cert) -> Result<(), TdxError> {
         let algorithm = &self.x509.signature_algorithm.oid;
         if *algorithm != ECDSA_WITH_SHA256 {
-            return Err(format!(
-                "{} is signed with algorithm {algorithm}, expected ecdsa-with-SHA256",
-                self.subject()
-            ));
+            return Err(TdxError::UnsupportedCertificateAlgorithm {
+                subject: self.subject(),
+                algorithm: algorithm.to_string(),
+            });
         }
         let signature = Signature::from_der(self.x509.signature.raw_bytes())
-            .map_err(|_| format!("the signature of {} is not a DER ECDSA signature", self.subject()))?;
-        issuer.key()?.verify(self.tbs_der()?, &signature).map_err(|_| {
-            format!(
-                "the signature of {} does not verify with the key of {}",
-                self.subject(),
-                issuer.subject()
-            )
-        })
+            .map_err(|_| TdxError::MalformedCertificateSignature { subject: self.subject() })?;
+        issuer
+            .key()?
+            .verify(self.tbs_der()?, &signature)
+            .map_err(|_| TdxError::CertificateSignature { subject: self.subject(), issuer: issuer.subject() })
     }
 
     /// Whether basicConstraints says this certificate may sign others.
@@ -208,24 +201,19 @@ impl Cert {
 }
 
 /// PCK leaf → intermediate CA → a pinned Intel root. Returns the PCK key, which signs the QE report.
-fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors) -> Result<(VerifyingKey, String), String> {
+fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors) -> Result<(VerifyingKey, String), TdxError> {
     let blocks = quote.pck_cert_chain_blocks();
     let (leaf, intermediate, root) = match blocks.as_slice() {
         [leaf, intermediate] => (leaf, intermediate, None),
         [leaf, intermediate, root] => (leaf, intermediate, Some(root)),
-        other => {
-            return Err(format!(
-                "the PCK chain holds {} certificate(s), expected 2 or 3 (PCK, intermediate CA, root)",
-                other.len()
-            ));
-        }
+        other => return Err(TdxError::PckChainLength { count: other.len() }),
     };
     let leaf = Cert::from_intel_pem(leaf, "PCK chain certificate 1 (PCK)")?;
     let intermediate = Cert::from_intel_pem(intermediate, "PCK chain certificate 2 (intermediate CA)")?;
     let root = root.map(|pem| Cert::from_intel_pem(pem, "PCK chain certificate 3 (root)")).transpose()?;
     let pinned = pinned_root(anchors, &intermediate, root.as_ref())?;
     if !intermediate.is_ca() {
-        return Err(format!("{} is not a CA certificate (basicConstraints)", intermediate.subject()));
+        return Err(TdxError::NotCa { subject: intermediate.subject() });
     }
     leaf.verify_signed_by(&intermediate)?;
     let key = leaf.key()?;
@@ -241,15 +229,15 @@ fn pinned_root(
     anchors: &TrustAnchors,
     intermediate: &Cert,
     chain_root: Option<&Cert>,
-) -> Result<Cert, String> {
+) -> Result<Cert, TdxError> {
     if anchors.intel_roots().is_empty() {
-        return Err("no Intel root is trusted: the trust anchors hold no `intel-sgx-root`".to_owned());
+        return Err(TdxError::NoIntelRoots);
     }
     let mut failures = Vec::new();
     for (index, pem) in anchors.intel_roots().iter().enumerate() {
         let pinned = Cert::from_intel_pem(pem, &format!("pinned Intel root {}", index + 1))?;
         if chain_root.is_some_and(|root| !root.same_key_as(&pinned)) {
-            failures.push(format!("{} has another public key", pinned.subject()));
+            failures.push(TdxError::RootKeyDiffers { root: pinned.subject() });
             continue;
         }
         match intermediate.verify_signed_by(&pinned) {
@@ -257,47 +245,39 @@ fn pinned_root(
             Err(why) => failures.push(why),
         }
     }
-    let root = chain_root.map_or_else(String::new, |root| format!(" (the chain ends in {})", root.subject()));
-    Err(format!(
-        "{} does not chain to any of the {} pinned Intel roots{root}: {}",
-        intermediate.subject(),
-        anchors.intel_roots().len(),
-        failures.join("; ")
-    ))
+    Err(TdxError::NoPinnedRoot {
+        intermediate: intermediate.subject(),
+        pinned: anchors.intel_roots().len(),
+        chain_root: chain_root.map(Cert::subject),
+        failures,
+    })
 }
 
 /// A quote's raw ECDSA P-256 key (x ‖ y) as a verifying key.
-fn raw_key(xy: &[u8; 64]) -> Result<VerifyingKey, String> {
+fn raw_key(xy: &[u8; 64]) -> Result<VerifyingKey, TdxError> {
     let sec1: Vec<u8> = [0x04].iter().chain(xy).copied().collect();
-    VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| "the attestation key is not a P-256 point".to_owned())
+    VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| TdxError::AttestationKeyNotP256)
 }
 
 /// The QE report, signed by the PCK key.
-fn qe_report_signature(quote: &TdQuote, pck_key: &VerifyingKey) -> Result<String, String> {
+fn qe_report_signature(quote: &TdQuote, pck_key: &VerifyingKey) -> Result<String, TdxError> {
     let signature = Signature::from_slice(quote.qe_report_signature())
-        .map_err(|_| "the QE report signature is not a valid ECDSA P-256 signature (r ‖ s)".to_owned())?;
-    pck_key.verify(quote.qe_report().bytes(), &signature).map_err(|_| {
-        "the QE report signature does not verify with the PCK certificate's key over the 384-byte QE report"
-            .to_owned()
-    })?;
+        .map_err(|_| TdxError::MalformedQeReportSignature)?;
+    pck_key.verify(quote.qe_report().bytes(), &signature).map_err(|_| TdxError::QeReportSignature)?;
     Ok("the QE report is signed by the PCK certificate's key".to_owned())
 }
 
 /// The QE report's `report_data` binds the attestation key: SHA-256(key ‖ QE auth data) ‖ zeros.
-fn qe_binding(quote: &TdQuote) -> Result<String, String> {
+fn qe_binding(quote: &TdQuote) -> Result<String, TdxError> {
     let expected =
         Sha256::new().chain_update(quote.attestation_key()).chain_update(quote.qe_auth_data()).finalize();
     let report_data = quote.qe_report().report_data;
     let (head, tail) = report_data.split_at(expected.len());
     if head != &expected[..] {
-        return Err(format!(
-            "QE report_data[..32] is {}, expected SHA-256(attestation key ‖ QE auth data) = {}",
-            hex::encode(head),
-            hex::encode(expected)
-        ));
+        return Err(TdxError::QeBindingMismatch { found: head.to_vec(), expected: expected.to_vec() });
     }
     if tail.iter().any(|&b| b != 0) {
-        return Err(format!("QE report_data[32..] must be zero, found {}", hex::encode(tail)));
+        return Err(TdxError::QeReportDataPadding { found: tail.to_vec() });
     }
     Ok(format!(
         "QE report_data = SHA-256(attestation key ‖ {} bytes of QE auth data) ‖ zeros",
@@ -306,17 +286,12 @@ fn qe_binding(quote: &TdQuote) -> Result<String, String> {
 }
 
 /// The quote's header and body, signed by the attestation key.
-fn quote_signature(quote: &TdQuote) -> Result<String, String> {
+fn quote_signature(quote: &TdQuote) -> Result<String, TdxError> {
     let key = raw_key(quote.attestation_key())?;
-    let signature = Signature::from_slice(quote.signature())
-        .map_err(|_| "the quote signature is not a valid ECDSA P-256 signature (r ‖ s)".to_owned())?;
+    let signature =
+        Signature::from_slice(quote.signature()).map_err(|_| TdxError::MalformedQuoteSignature)?;
     let signed = quote.signed_bytes();
-    key.verify(signed, &signature).map_err(|_| {
-        format!(
-            "the quote signature does not verify with the attestation key over the {}-byte header and body",
-            signed.len()
-        )
-    })?;
+    key.verify(signed, &signature).map_err(|_| TdxError::QuoteSignature { signed_len: signed.len() })?;
     Ok(format!(
         "the quote v{} header and body ({} bytes) are signed by the attestation key",
         quote.header().version,
@@ -326,14 +301,14 @@ fn quote_signature(quote: &TdQuote) -> Result<String, String> {
 
 /// The quote's body and the HCL TD report describe the same TD: the fields the runtime claims and
 /// the measured boot rest on.
-pub fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, String> {
+pub fn compare_td_report(quote: &TdQuote, report: &TdReport) -> Result<String, TdxError> {
     let body = quote.body();
     if body.report_data != report.report_mac.report_data {
-        return Err(format!(
-            "quote report_data {} differs from the TD report's {}",
-            hex::encode(body.report_data),
-            hex::encode(report.report_mac.report_data)
-        ));
+        return Err(TdxError::TdReportMismatch {
+            field: "report_data",
+            quote: body.report_data.to_vec(),
+            report: report.report_mac.report_data.to_vec(),
+        });
     }
     let registers: [(&str, &Measurement, &Measurement); 5] = [
         ("MRTD", &body.mrtd, &report.td_info.mrtd),
@@ -344,47 +319,59 @@ pub fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, Str
     ];
     for (name, in_quote, in_report) in registers {
         if in_quote != in_report {
-            return Err(format!(
-                "quote {name} {} differs from the TD report's {}",
-                hex::encode(in_quote),
-                hex::encode(in_report)
-            ));
+            return Err(TdxError::TdReportMismatch {
+                field: name,
+                quote: in_quote.to_vec(),
+                report: in_report.to_vec(),
+            });
         }
     }
     Ok(format!("report_data, MRTD ({}…) and RTMR0-3 equal the TD report's", hex::encode(&body.mrtd[..8])))
 }
 
+/// [`compare_td_report`] with the error as its message. Kept only because the host's evidence
+/// summary calls it so; remove it once that calls [`compare_td_report`].
+pub fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, String> {
+    compare_td_report(quote, report).map_err(|error| error.to_string())
+}
+
 /// The `tdx-td-attributes` check: the TD is not under debug (no bit of 7:0 set, DEBUG above all,
 /// which lets the host read and write the TD's memory and registers). The detail names every
 /// attribute bit that is set. Only meaningful once the quote signature verified.
-pub fn td_attributes(quote: &TdQuote) -> Result<String, String> {
+pub fn td_attributes(quote: &TdQuote) -> Result<String, TdxError> {
     let attributes = quote.body().td_attributes.0;
+    if attributes & UNDER_DEBUG != 0 {
+        return Err(TdxError::UnderDebug { attributes });
+    }
+    Ok(format!(
+        "TD attributes {attributes:#x}: not under debug (DEBUG and the rest of bits 7:0 clear); other bits \
+         set: {}",
+        other_attributes(attributes)
+    ))
+}
+
+/// The bits set in `bits`, named: `DEBUG (bit 0), PERF_PROF (bit 5)`.
+pub(crate) fn attribute_names(bits: u64) -> String {
     let named = |bit: u32| {
         let name = ATTRIBUTE_NAMES.iter().find(|(b, _)| *b == bit).map_or("unnamed", |(_, name)| name);
         format!("{name} (bit {bit})")
     };
-    let (debug, other): (Vec<u32>, Vec<u32>) =
-        (0..64).filter(|bit| attributes & (1 << bit) != 0).partition(|bit| UNDER_DEBUG & (1 << bit) != 0);
-    let other = if other.is_empty() {
-        "none".to_owned()
-    } else {
-        other.into_iter().map(named).collect::<Vec<_>>().join(", ")
-    };
-    if debug.is_empty() {
-        return Ok(format!(
-            "TD attributes {attributes:#x}: not under debug (DEBUG and the rest of bits 7:0 clear); other bits \
-             set: {other}"
-        ));
-    }
-    let why = if attributes & 1 != 0 {
+    (0..64).filter(|bit| bits & (1 << bit) != 0).map(named).collect::<Vec<_>>().join(", ")
+}
+
+/// The attribute bits set outside 7:0, named, or `none`.
+pub(crate) fn other_attributes(attributes: u64) -> String {
+    let other = attributes & !UNDER_DEBUG;
+    if other == 0 { "none".to_owned() } else { attribute_names(other) }
+}
+
+/// Why a TD under debug is not trusted: DEBUG itself, or another of bits 7:0.
+pub(crate) fn debug_reason(attributes: u64) -> &'static str {
+    if attributes & 1 != 0 {
         "the TD is in debug mode, so the host can read and change its memory and registers"
     } else {
         "bits 7:0 mark a TD under debug or profiling, which Intel's quote verification does not trust"
-    };
-    let debug = debug.into_iter().map(named).collect::<Vec<_>>().join(", ");
-    Err(format!(
-        "TD attributes {attributes:#x}: {debug} set: {why}; launch the TD without debug. Other bits set: {other}"
-    ))
+    }
 }
 
 /// TCB status needs Intel's TCB info, which the quote does not carry.

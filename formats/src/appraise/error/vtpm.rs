@@ -1,0 +1,197 @@
+//! Failures of the vTPM checks: `vtpm-ak-public`, `vtpm-quote-signature`, `vtpm-quote-structure`,
+//! `vtpm-quote-nonce`, `vtpm-pcr-digest`, `vtpm-ephemeral-key` and `eventlog-replay`.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::ParseError;
+use crate::appraise::show::{describe_selections, hex_prefix, pcr_list, show_bytes, show_digest};
+use crate::eventlog::{EventType, ReplayError};
+use crate::hcl::AK_KID;
+use crate::tpm::{
+    AlgorithmId, HashAlg, ObjectAttributes, PcrSelection, SignatureError, TPM_ST_ATTEST_CERTIFY,
+    TPM_ST_ATTEST_QUOTE,
+};
+
+/// Why the vTPM evidence was rejected. `HCLAkPub` is the AK of the runtime claims, which the
+/// hardware report vouches for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VtpmError {
+    // vtpm-ak-public
+    /// The runtime claims have no `HCLAkPub` key.
+    #[error("the runtime claims have no {kid} key", kid = AK_KID)]
+    MissingAk,
+
+    /// `HCLAkPub` is not an RSA key.
+    #[error("{kid} has kty {kty:?}, expected \"RSA\"", kid = AK_KID)]
+    AkNotRsa { kty: String },
+
+    /// `HCLAkPub` lacks `n` or `e`.
+    #[error("{kid} lacks its modulus n or exponent e", kid = AK_KID)]
+    AkIncomplete,
+
+    /// `HCLAkPub`'s `n` and `e` do not make an RSA key.
+    #[error("{kid} is not a usable RSA key: {reason}", kid = AK_KID)]
+    AkUnusable { reason: String },
+
+    /// The bundle's AK public area (TPM2B_PUBLIC) does not parse.
+    #[error("the bundle's AK public area does not parse: {0}")]
+    AkPublic(ParseError),
+
+    /// The bundle's AK has another modulus than `HCLAkPub` (both big-endian).
+    #[error(
+        "the bundle's AK modulus ({}…) differs from {kid}'s ({}…)",
+        hex_prefix(.bundle),
+        hex_prefix(.hcl),
+        kid = AK_KID
+    )]
+    AkModulusMismatch { bundle: Vec<u8>, hcl: Vec<u8> },
+
+    /// The bundle's AK has another exponent than `HCLAkPub` (in decimal).
+    #[error("the bundle's AK exponent {bundle} differs from {kid}'s {hcl}", kid = AK_KID)]
+    AkExponentMismatch { bundle: u32, hcl: String },
+
+    /// The bundle's AK could sign outside messages, or decrypt.
+    #[error("the bundle's AK is not a restricted signing key: {attributes:?}")]
+    AkNotRestrictedSigning { attributes: ObjectAttributes },
+
+    // vtpm-quote-signature, and the certification of vtpm-ephemeral-key
+    /// The signature over `what` (`quote`, `certification`) does not verify with `HCLAkPub`.
+    #[error("the {what} signature does not verify with {kid}: {error}", kid = AK_KID)]
+    Signature { what: &'static str, error: SignatureError },
+
+    // vtpm-quote-structure
+    /// The quote is not a TPMS_ATTEST.
+    #[error("the quote is not a TPM quote: {0}")]
+    Quote(ParseError),
+
+    /// The attestation is of another type than TPM_ST_ATTEST_QUOTE.
+    #[error(
+        "the attestation has type 0x{found:04x}, expected TPM_ST_ATTEST_QUOTE 0x{expected:04x}",
+        expected = TPM_ST_ATTEST_QUOTE
+    )]
+    NotAQuote { found: u16 },
+
+    /// The quote selects something other than PCRs of the SHA-256 bank alone.
+    #[error("the quote selects {}, expected PCRs of the SHA-256 bank alone", describe_selections(.selections))]
+    QuoteSelection { selections: Vec<PcrSelection> },
+
+    // vtpm-quote-nonce
+    /// extraData is not the nonce as bound.
+    #[error(
+        "the quote's extraData is {}, expected the bound nonce {}",
+        show_bytes(.found),
+        show_bytes(.expected)
+    )]
+    NonceMismatch { found: Vec<u8>, expected: Vec<u8> },
+
+    // vtpm-pcr-digest
+    /// The supplied PCRs are of another bank than the quoted ones.
+    #[error("the supplied PCRs are of the {supplied} bank, the quote's of {quoted}")]
+    PcrBankMismatch { supplied: HashAlg, quoted: AlgorithmId },
+
+    /// The supplied PCRs are not the quoted ones.
+    #[error(
+        "the quote selects PCRs {quoted:?}, the evidence supplies {supplied:?} (missing {:?}, not quoted {:?})",
+        .quoted.difference(.supplied).collect::<Vec<_>>(),
+        .supplied.difference(.quoted).collect::<Vec<_>>()
+    )]
+    PcrSetMismatch { quoted: BTreeSet<u32>, supplied: BTreeSet<u32> },
+
+    /// The digest of the supplied values is not the quote's pcrDigest.
+    #[error(
+        "the quote's pcrDigest is {}, but {bank} of the supplied values of PCRs {} is {}",
+        hex::encode(.quoted),
+        pcr_list(.pcrs.iter().copied()),
+        hex::encode(.computed)
+    )]
+    PcrDigestMismatch { quoted: Vec<u8>, bank: HashAlg, pcrs: Vec<u32>, computed: Vec<u8> },
+
+    // vtpm-ephemeral-key
+    /// The certification is not a TPMS_ATTEST.
+    #[error("the certification is not a TPM attestation: {0}")]
+    Certification(ParseError),
+
+    /// The certification is of another type than TPM_ST_ATTEST_CERTIFY.
+    #[error(
+        "the certification has type 0x{found:04x}, expected TPM_ST_ATTEST_CERTIFY 0x{expected:04x}",
+        expected = TPM_ST_ATTEST_CERTIFY
+    )]
+    NotACertification { found: u16 },
+
+    /// The ephemeral key's public area (TPM2B_PUBLIC) does not parse.
+    #[error("the ephemeral key's public area does not parse: {0}")]
+    EphemeralPublic(ParseError),
+
+    /// The certification names another object than the ephemeral key.
+    #[error(
+        "the certification names {}, but the ephemeral key's name (nameAlg ‖ {name_alg}(TPMT_PUBLIC)) is {}",
+        hex::encode(.certified),
+        hex::encode(.name)
+    )]
+    CertifiedNameMismatch { certified: Vec<u8>, name_alg: HashAlg, name: Vec<u8> },
+
+    /// The ephemeral key can sign, or is restricted, or cannot decrypt.
+    #[error("the ephemeral key is not an unrestricted decryption key: {attributes:?}")]
+    EphemeralNotDecryption { attributes: ObjectAttributes },
+
+    /// The ephemeral key's authValue alone would unlock it.
+    #[error(
+        "the ephemeral key has userWithAuth ({attributes:?}): its authValue unlocks it whatever the PCRs"
+    )]
+    EphemeralUserWithAuth { attributes: ObjectAttributes },
+
+    /// The ephemeral key's authPolicy is not PolicyPCR over the quoted values.
+    #[error(
+        "the ephemeral key's authPolicy is {}, but PolicyPCR ({name_alg}) over the quoted values of PCRs {} \
+         is {} (only the quoted selection is tried: the evidence does not say which PCRs the policy covers)",
+        show_digest(.found),
+        pcr_list(.pcrs.iter().copied()),
+        hex::encode(.expected)
+    )]
+    AuthPolicyMismatch { found: Vec<u8>, name_alg: HashAlg, pcrs: Vec<u32>, expected: Vec<u8> },
+
+    // eventlog-replay
+    /// The event log does not parse.
+    #[error("the event log does not parse: {0}")]
+    EventLog(ParseError),
+
+    /// The event log does not replay.
+    #[error("the event log does not replay: {0}")]
+    Replay(ReplayError),
+
+    /// An event (by its index in the log) extends a quoted PCR without a SHA-256 digest; `more`
+    /// such events follow it.
+    #[error(
+        "event {event} ({event_type}, PCR {pcr}) has no SHA-256 digest, yet extends a quoted PCR: replaying the quoted \
+         bank would skip it, so nothing checks it{}",
+        if *.more == 0 { String::new() } else { format!(" (and {} more such events)", .more) }
+    )]
+    EventWithoutDigest { event: usize, event_type: EventType, pcr: u32, more: usize },
+
+    /// Replaying the log gives other values than the quoted ones.
+    #[error(
+        "replaying the event log's SHA-256 bank does not give {}",
+        .mismatches.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    ReplayMismatch { mismatches: Vec<PcrMismatch> },
+
+    /// The log extends none of the quoted PCRs (it extends `extended`).
+    #[error("the event log extends none of the quoted PCRs (it extends PCRs {extended:?})")]
+    NoQuotedPcrExtended { extended: Vec<u32> },
+}
+
+/// A PCR whose replayed value is not the quoted one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcrMismatch {
+    pub pcr: u32,
+    pub log: Vec<u8>,
+    pub quoted: Vec<u8>,
+}
+
+impl fmt::Display for PcrMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PCR {} (log {}, quoted {})", self.pcr, hex::encode(&self.log), hex::encode(&self.quoted))
+    }
+}
