@@ -23,11 +23,11 @@ use std::ops::Range;
 
 use base64::Engine;
 use serde::{Deserialize, Deserializer};
-use sha2::Digest;
 
 use crate::ParseError;
 use crate::reader::Reader;
 use crate::snp::{self, SnpReport};
+use crate::tpm::HashAlg;
 
 /// The header signature, `"HCLA"`.
 pub const SIGNATURE: [u8; 4] = *b"HCLA";
@@ -141,8 +141,9 @@ pub struct RuntimeClaimsHeader {
     pub version: u32,
     /// Which hardware report precedes it.
     pub report_type: ReportType,
-    /// How the runtime claims are hashed into `report_data`.
-    pub hash_type: HashType,
+    /// How the runtime claims are hashed into `report_data` (code 1, 2 or 3: SHA-256, SHA-384 or
+    /// SHA-512).
+    pub hash_type: HashAlg,
     /// Size of the runtime-claims JSON.
     pub variable_data_size: u32,
 }
@@ -188,62 +189,14 @@ impl ReportType {
     }
 }
 
-/// The hash binding the runtime claims to `report_data` (runtime-claims header `hash_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HashType {
-    /// 1: SHA-256 (the only one seen).
-    Sha256,
-    /// 2: SHA-384.
-    Sha384,
-    /// 3: SHA-512.
-    Sha512,
-}
-
-impl HashType {
-    fn from_code(code: u32) -> Option<Self> {
-        match code {
-            1 => Some(HashType::Sha256),
-            2 => Some(HashType::Sha384),
-            3 => Some(HashType::Sha512),
-            _ => None,
-        }
-    }
-
-    /// The value in the report.
-    pub fn code(self) -> u32 {
-        match self {
-            HashType::Sha256 => 1,
-            HashType::Sha384 => 2,
-            HashType::Sha512 => 3,
-        }
-    }
-
-    /// Digest size in bytes.
-    pub fn size(self) -> usize {
-        match self {
-            HashType::Sha256 => 32,
-            HashType::Sha384 => 48,
-            HashType::Sha512 => 64,
-        }
-    }
-
-    /// Hash `data`.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            HashType::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            HashType::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            HashType::Sha512 => sha2::Sha512::digest(data).to_vec(),
-        }
-    }
-}
-
-impl fmt::Display for HashType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HashType::Sha256 => "SHA-256",
-            HashType::Sha384 => "SHA-384",
-            HashType::Sha512 => "SHA-512",
-        })
+/// The hash of a runtime-claims header `hash_type` code: how the runtime claims are bound to
+/// `report_data`.
+fn hash_alg_from_code(code: u32) -> Option<HashAlg> {
+    match code {
+        1 => Some(HashAlg::Sha256),
+        2 => Some(HashAlg::Sha384),
+        3 => Some(HashAlg::Sha512),
+        _ => None,
     }
 }
 
@@ -258,18 +211,20 @@ pub enum BindingError {
     /// `report_data` does not start with the hash of the runtime claims.
     #[error(
         "runtime claims are not bound to the hardware report: report_data[..{size}] is {found}, \
-         expected {hash_type}(runtime claims) = {expected}",
-        size = hash_type.size()
+         expected {hash}(runtime claims) = {expected}",
+        size = hash_type.digest_size(),
+        hash = hash_type.standard_name()
     )]
-    DigestMismatch { hash_type: HashType, expected: String, found: String },
+    DigestMismatch { hash_type: HashAlg, expected: String, found: String },
 
     /// `report_data` has non-zero bytes after the hash.
     #[error(
         "runtime claims are not bound to the hardware report: report_data[{size}..] must be zero \
-         after the {hash_type} digest, found {found}",
-        size = hash_type.size()
+         after the {hash} digest, found {found}",
+        size = hash_type.digest_size(),
+        hash = hash_type.standard_name()
     )]
-    NonZeroPadding { hash_type: HashType, found: String },
+    NonZeroPadding { hash_type: HashAlg, found: String },
 }
 
 impl HclReport {
@@ -305,7 +260,7 @@ impl HclReport {
             )
         })?;
         let code = r.u32_le("hash_type")?;
-        let hash_type = HashType::from_code(code).ok_or_else(|| {
+        let hash_type = hash_alg_from_code(code).ok_or_else(|| {
             r.unsupported(
                 "hash_type",
                 RUNTIME_HEADER_OFFSET + 12,
@@ -407,7 +362,8 @@ impl HclReport {
         let report_data = self.report_data().ok_or(BindingError::NoHardwareReport)?;
         let hash_type = self.runtime_header.hash_type;
         let expected = self.runtime_claims_hash();
-        let (head, tail) = report_data.split_at_checked(hash_type.size()).unwrap_or((&report_data, &[]));
+        let (head, tail) =
+            report_data.split_at_checked(hash_type.digest_size()).unwrap_or((&report_data, &[]));
         if head != expected.as_slice() {
             return Err(BindingError::DigestMismatch {
                 hash_type,

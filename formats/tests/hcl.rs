@@ -2,7 +2,8 @@
 
 use base64::Engine;
 use cvm_attest_formats::ParseError;
-use cvm_attest_formats::hcl::{BindingError, HardwareReport, HashType, HclReport, ReportType, RuntimeClaims};
+use cvm_attest_formats::hcl::{BindingError, HardwareReport, HclReport, ReportType, RuntimeClaims};
+use cvm_attest_formats::tpm::HashAlg;
 use proptest::prelude::*;
 use sha2::Digest;
 
@@ -45,7 +46,7 @@ fn parses_trustee_snp_report() {
     assert_eq!((header.version, header.report_size, header.request_type, header.status), (1, 2346, 2, 0));
     let runtime = hcl.runtime_claims_header();
     assert_eq!(runtime.report_type, ReportType::Snp);
-    assert_eq!(runtime.hash_type, HashType::Sha256);
+    assert_eq!(runtime.hash_type, HashAlg::Sha256);
     assert_eq!((runtime.data_size, runtime.version, runtime.variable_data_size), (1130, 1, 1110));
     assert_eq!(hcl.runtime_claims_json(), runtime_json(TRUSTEE_SNP));
     assert_eq!(hcl.as_bytes(), TRUSTEE_SNP);
@@ -166,7 +167,7 @@ fn tampered_runtime_claims_break_the_binding() {
         assert_eq!(
             err,
             BindingError::DigestMismatch {
-                hash_type: HashType::Sha256,
+                hash_type: HashAlg::Sha256,
                 expected: hex::encode(sha2::Sha256::digest(runtime_json(&tampered))),
                 found: hex::encode(&original[..32]),
             },
@@ -195,14 +196,14 @@ fn tampered_report_data_breaks_the_binding() {
         let mut tail = bytes.to_vec();
         tail[offset + 40] = 0xAA;
         let err = HclReport::parse(&tail).unwrap().verify_binding().unwrap_err();
-        assert!(matches!(err, BindingError::NonZeroPadding { hash_type: HashType::Sha256, .. }), "{err:?}");
+        assert!(matches!(err, BindingError::NonZeroPadding { hash_type: HashAlg::Sha256, .. }), "{err:?}");
         assert!(err.to_string().contains("report_data[32..] must be zero"), "{err}");
     }
 }
 
 #[test]
 fn longer_hash_types_compare_their_whole_digest() {
-    for (code, hash_type, size) in [(2, HashType::Sha384, 48), (3, HashType::Sha512, 64)] {
+    for (code, hash_type, size) in [(2, HashAlg::Sha384, 48), (3, HashAlg::Sha512, 64)] {
         let mut bytes = TRUSTEE_SNP.to_vec();
         put_u32(&mut bytes, 0x4CC, code);
         let digest = hash_type.digest(runtime_json(TRUSTEE_SNP));

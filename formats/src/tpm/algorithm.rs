@@ -74,7 +74,7 @@ impl fmt::Debug for AlgorithmId {
 }
 
 /// A hash algorithm this crate can compute: the PCR banks, name algorithms and signature hashes
-/// that occur in vTPM evidence.
+/// that occur in vTPM evidence, and the hash binding the HCL report's runtime claims.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HashAlg {
     Sha1,
@@ -102,6 +102,16 @@ impl HashAlg {
             AlgorithmId::SHA384 => Some(Self::Sha384),
             AlgorithmId::SHA512 => Some(Self::Sha512),
             _ => None,
+        }
+    }
+
+    /// The name FIPS 180-4 gives the algorithm, `SHA-256` (`Display` gives the TPM's, `sha256`).
+    pub const fn standard_name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "SHA-1",
+            Self::Sha256 => "SHA-256",
+            Self::Sha384 => "SHA-384",
+            Self::Sha512 => "SHA-512",
         }
     }
 
