@@ -8,15 +8,15 @@ use proptest::prelude::*;
 use sha2::Digest;
 
 /// SEV-SNP, Milan, SNP report v2, header v1, 2600 bytes (trustee az-snp-vtpm test data).
-const TRUSTEE_SNP: &[u8] = include_bytes!("../testdata/tpm/trustee-milan-hcl-report.bin");
+const TRUSTEE_SNP: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
 /// SEV-SNP, older host: 2048 bytes, no `user-data`, `current-time` present.
-const KINVOLK_SNP: &[u8] = include_bytes!("../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
+const KINVOLK_SNP: &[u8] = include_bytes!("../../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
 /// TDX, header v2 (trustee az-tdx-vtpm test data; same TD as trustee-td-quote.bin).
-const TRUSTEE_TDX: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
-const KINVOLK_TDX: &[u8] = include_bytes!("../testdata/azure-tdx/kinvolk-hcl-report-tdx.bin");
+const TRUSTEE_TDX: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
+const KINVOLK_TDX: &[u8] = include_bytes!("../../testdata/azure-tdx/kinvolk-hcl-report-tdx.bin");
 /// Named `snp_hcl_report.bin` upstream, but a TDX report.
-const CVMTOOLS_TDX: &[u8] = include_bytes!("../testdata/azure-tdx/cvmtools-snp_hcl_report.bin");
-const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../testdata/maa-rest-spec/AttestSevSnpVm.json");
+const CVMTOOLS_TDX: &[u8] = include_bytes!("../../testdata/azure-tdx/cvmtools-snp_hcl_report.bin");
+const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../../testdata/maa-rest-spec/AttestSevSnpVm.json");
 
 const ALL: [(&str, &[u8]); 5] = [
     ("trustee-milan-hcl-report.bin", TRUSTEE_SNP),

@@ -4,9 +4,9 @@ use cvm_attest_formats::snp::{SnpReport, Tcb};
 use cvm_attest_formats::thim::{Error, ThimCertification};
 use proptest::prelude::*;
 
-const CERTIFICATION: &[u8] = include_bytes!("../testdata/thim/sidecar-uvm_host_amd_certificate.json");
+const CERTIFICATION: &[u8] = include_bytes!("../../testdata/thim/sidecar-uvm_host_amd_certificate.json");
 /// The SNP report that VCEK signs.
-const REPORT: &[u8] = include_bytes!("../testdata/thim/sidecar-snp_report.bin");
+const REPORT: &[u8] = include_bytes!("../../testdata/thim/sidecar-snp_report.bin");
 
 fn document() -> serde_json::Value {
     serde_json::from_slice(CERTIFICATION).expect("fixture is JSON")

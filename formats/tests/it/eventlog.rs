@@ -3,22 +3,21 @@
 //! REST example with its quoted SHA-256 PCRs. Expected values come from `verify/verify_eventlog.py`
 //! and `verify/verify_restspec.py`.
 
-mod common;
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::byte_mutations;
+use crate::common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::eventlog::{EventLog, EventType, LogFormat, ReplayError};
 use cvm_attest_formats::tpm::{AlgorithmId, HashAlg};
 use proptest::prelude::*;
 use serde_json::Value;
 
-const CCEL: &[u8] = include_bytes!("../testdata/eventlog/trustee-CCEL_data_ovmf");
-const GCP_DUMP: &str = include_str!("../testdata/eventlog/go-eventlog-windows_gcp_shielded_vm.json");
-const AZURE_GUEST: &str = include_str!("../testdata/maa-rest-spec/AttestAzureGuestVm.json");
+const CCEL: &[u8] = include_bytes!("../../testdata/eventlog/trustee-CCEL_data_ovmf");
+const GCP_DUMP: &str = include_str!("../../testdata/eventlog/go-eventlog-windows_gcp_shielded_vm.json");
+const AZURE_GUEST: &str = include_str!("../../testdata/maa-rest-spec/AttestAzureGuestVm.json");
 
 /// RTMR0..3 that trustee's own tests assert for this CCEL (`deps/eventlog/src/lib.rs`,
 /// `test_rtmr_integrity`), as copied into `verify/verify_eventlog.py`.

@@ -11,16 +11,16 @@ use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::tdx::{TdQuote, TdReport};
 
-const TRUSTEE_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-td-quote.bin");
-const TRUSTEE_HCL: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
-const CVMTOOLS_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/cvmtools-td_quote_v4.dat");
+const TRUSTEE_QUOTE: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-td-quote.bin");
+const TRUSTEE_HCL: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
+const CVMTOOLS_QUOTE: &[u8] = include_bytes!("../../testdata/azure-tdx/cvmtools-td_quote_v4.dat");
 /// A TDX HCL report (despite its name) of another TD than `CVMTOOLS_QUOTE`.
-const CVMTOOLS_HCL: &[u8] = include_bytes!("../testdata/azure-tdx/cvmtools-snp_hcl_report.bin");
-const COCO_TDX_V0: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
-const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+const CVMTOOLS_HCL: &[u8] = include_bytes!("../../testdata/azure-tdx/cvmtools-snp_hcl_report.bin");
+const COCO_TDX_V0: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
+const COCO_TDX_V1: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
 /// Holds an SGX quote whose PCK chain ends in the 2018 issuance of the Intel SGX Root CA.
-const MAA_SGX_EXAMPLE: &[u8] = include_bytes!("../testdata/maa-rest-spec/AttestTdxVm.json");
-const MILAN_ARK: &str = include_str!("../anchors/milan-ark.pem");
+const MAA_SGX_EXAMPLE: &[u8] = include_bytes!("../../testdata/maa-rest-spec/AttestTdxVm.json");
+const MILAN_ARK: &str = include_str!("../../anchors/milan-ark.pem");
 
 const ALL_STEPS: [&str; 7] = [
     "tdx-pck-chain",

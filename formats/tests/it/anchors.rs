@@ -6,15 +6,15 @@ use cvm_attest_formats::appraise::{Status, Steps, snp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::Generation;
 
-const MILAN_ARK: &[u8] = include_bytes!("../anchors/milan-ark.pem");
-const MILAN_ASK: &[u8] = include_bytes!("../anchors/milan-ask.pem");
-const GENOA_ARK: &[u8] = include_bytes!("../anchors/genoa-ark.pem");
-const GENOA_ASK: &[u8] = include_bytes!("../anchors/genoa-ask.pem");
-const INTEL_ROOT: &[u8] = include_bytes!("../anchors/intel-sgx-root-ca.pem");
+const MILAN_ARK: &[u8] = include_bytes!("../../anchors/milan-ark.pem");
+const MILAN_ASK: &[u8] = include_bytes!("../../anchors/milan-ask.pem");
+const GENOA_ARK: &[u8] = include_bytes!("../../anchors/genoa-ark.pem");
+const GENOA_ASK: &[u8] = include_bytes!("../../anchors/genoa-ask.pem");
+const INTEL_ROOT: &[u8] = include_bytes!("../../anchors/intel-sgx-root-ca.pem");
 /// A PEM that is not a certificate (an AK public key).
-const PUBLIC_KEY_PEM: &[u8] = include_bytes!("../testdata/tpm/kinvolk-akpub.pem");
-const TRUSTEE_HCL: &[u8] = include_bytes!("../testdata/tpm/trustee-milan-hcl-report.bin");
-const TRUSTEE_CHAIN: &str = include_str!("../testdata/azure-snp/trustee-milan-vcek-chain.pem");
+const PUBLIC_KEY_PEM: &[u8] = include_bytes!("../../testdata/tpm/kinvolk-akpub.pem");
+const TRUSTEE_HCL: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
+const TRUSTEE_CHAIN: &str = include_str!("../../testdata/azure-snp/trustee-milan-vcek-chain.pem");
 
 fn refused(anchors: &[(&str, &[u8])]) -> AnchorError {
     TrustAnchors::from_operator(anchors).expect_err("must be refused")

@@ -3,13 +3,12 @@
 //! AzureGuest request of MAA's REST API example, and a Windows GCP vTPM dump (SHA-1).
 //! Expected values come from the fixtures README and `verify/verify_tpm.py`, `verify_restspec.py`.
 
-mod common;
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::byte_mutations;
+use crate::common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::tpm::{
     AlgorithmId, Attest, Attested, CocoQuote, HashAlg, ObjectAttributes, PcrSelection, Public, RsaScheme,
@@ -22,18 +21,18 @@ use rsa::{BigUint, RsaPublicKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-const KINVOLK_QUOTE: &[u8] = include_bytes!("../testdata/tpm/kinvolk-quote.bin");
-const KINVOLK_AKPUB: &str = include_str!("../testdata/tpm/kinvolk-akpub.pem");
-const KINVOLK_2023_MSG: &[u8] = include_bytes!("../testdata/tpm/kinvolk-2023-quote_msg");
-const KINVOLK_2023_SIG: &[u8] = include_bytes!("../testdata/tpm/kinvolk-2023-quote_sig");
-const KINVOLK_2023_AKPUB: &str = include_str!("../testdata/tpm/kinvolk-2023-akpub.pem");
-const TRUSTEE_SNP_QUOTE: &[u8] = include_bytes!("../testdata/tpm/trustee-snp-quote.bin");
-const TRUSTEE_SNP_QUOTE_JSON: &str = include_str!("../testdata/tpm/trustee-snp-tpm-quote-v1.json");
-const TRUSTEE_SNP_HCL: &[u8] = include_bytes!("../testdata/tpm/trustee-milan-hcl-report.bin");
-const TRUSTEE_TDX_QUOTE: &[u8] = include_bytes!("../testdata/tpm/trustee-tdx-quote.bin");
-const TRUSTEE_TDX_HCL: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
-const AZURE_GUEST: &str = include_str!("../testdata/maa-rest-spec/AttestAzureGuestVm.json");
-const GCP_DUMP: &str = include_str!("../testdata/eventlog/go-eventlog-windows_gcp_shielded_vm.json");
+const KINVOLK_QUOTE: &[u8] = include_bytes!("../../testdata/tpm/kinvolk-quote.bin");
+const KINVOLK_AKPUB: &str = include_str!("../../testdata/tpm/kinvolk-akpub.pem");
+const KINVOLK_2023_MSG: &[u8] = include_bytes!("../../testdata/tpm/kinvolk-2023-quote_msg");
+const KINVOLK_2023_SIG: &[u8] = include_bytes!("../../testdata/tpm/kinvolk-2023-quote_sig");
+const KINVOLK_2023_AKPUB: &str = include_str!("../../testdata/tpm/kinvolk-2023-akpub.pem");
+const TRUSTEE_SNP_QUOTE: &[u8] = include_bytes!("../../testdata/tpm/trustee-snp-quote.bin");
+const TRUSTEE_SNP_QUOTE_JSON: &str = include_str!("../../testdata/tpm/trustee-snp-tpm-quote-v1.json");
+const TRUSTEE_SNP_HCL: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
+const TRUSTEE_TDX_QUOTE: &[u8] = include_bytes!("../../testdata/tpm/trustee-tdx-quote.bin");
+const TRUSTEE_TDX_HCL: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
+const AZURE_GUEST: &str = include_str!("../../testdata/maa-rest-spec/AttestAzureGuestVm.json");
+const GCP_DUMP: &str = include_str!("../../testdata/eventlog/go-eventlog-windows_gcp_shielded_vm.json");
 
 /// An RSA key from PEM SubjectPublicKeyInfo (decoded by hand: the rsa crate's `pem` feature is off).
 fn pem_key(pem: &str) -> RsaPublicKey {

@@ -19,11 +19,11 @@ use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const COCO_SNP_V0: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v0.json");
-const COCO_SNP_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
-const COCO_TDX_V0: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
-const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
-const AZURE_GUEST: &str = include_str!("../testdata/maa-rest-spec/AttestAzureGuestVm.json");
+const COCO_SNP_V0: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v0.json");
+const COCO_SNP_V1: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v1.json");
+const COCO_TDX_V0: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
+const COCO_TDX_V1: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+const AZURE_GUEST: &str = include_str!("../../testdata/maa-rest-spec/AttestAzureGuestVm.json");
 
 const NONCE: &[u8] = b"challenge";
 

@@ -9,23 +9,23 @@ use cvm_attest_formats::snp::SnpReport;
 use cvm_attest_formats::thim::ThimCertification;
 
 /// HCL report with an SNP report version 2 (Milan, no CPUID), and its VCEK + ASK + ARK.
-const TRUSTEE_HCL: &[u8] = include_bytes!("../testdata/tpm/trustee-milan-hcl-report.bin");
-const TRUSTEE_CHAIN: &str = include_str!("../testdata/azure-snp/trustee-milan-vcek-chain.pem");
+const TRUSTEE_HCL: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
+const TRUSTEE_CHAIN: &str = include_str!("../../testdata/azure-snp/trustee-milan-vcek-chain.pem");
 /// Another chip's report, and a valid Milan chain for a third chip.
-const KINVOLK_HCL: &[u8] = include_bytes!("../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
-const KINVOLK_CHAIN: &str = include_str!("../testdata/azure-snp/kinvolk-vcek-chain.pem");
+const KINVOLK_HCL: &[u8] = include_bytes!("../../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
+const KINVOLK_CHAIN: &str = include_str!("../../testdata/azure-snp/kinvolk-vcek-chain.pem");
 /// Trustee's evidence: SNP report version 3 (CPUID says Milan) with the VCEK alone.
-const COCO_V0: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v0.json");
-const COCO_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
-const SIDECAR_REPORT: &[u8] = include_bytes!("../testdata/thim/sidecar-snp_report.bin");
-const SIDECAR_THIM: &[u8] = include_bytes!("../testdata/thim/sidecar-uvm_host_amd_certificate.json");
-const MAA_SEVSNPVM: &str = include_str!("../testdata/maa-rest-spec/AttestSevSnpVm.json");
-const MILAN_ASK: &str = include_str!("../anchors/milan-ask.pem");
-const MILAN_ARK: &str = include_str!("../anchors/milan-ark.pem");
-const GENOA_ARK: &str = include_str!("../anchors/genoa-ark.pem");
-const GENOA_ASK: &str = include_str!("../anchors/genoa-ask.pem");
-const TURIN_ARK: &str = include_str!("../anchors/turin-ark.pem");
-const TURIN_ASK: &str = include_str!("../anchors/turin-ask.pem");
+const COCO_V0: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v0.json");
+const COCO_V1: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v1.json");
+const SIDECAR_REPORT: &[u8] = include_bytes!("../../testdata/thim/sidecar-snp_report.bin");
+const SIDECAR_THIM: &[u8] = include_bytes!("../../testdata/thim/sidecar-uvm_host_amd_certificate.json");
+const MAA_SEVSNPVM: &str = include_str!("../../testdata/maa-rest-spec/AttestSevSnpVm.json");
+const MILAN_ASK: &str = include_str!("../../anchors/milan-ask.pem");
+const MILAN_ARK: &str = include_str!("../../anchors/milan-ark.pem");
+const GENOA_ARK: &str = include_str!("../../anchors/genoa-ark.pem");
+const GENOA_ASK: &str = include_str!("../../anchors/genoa-ask.pem");
+const TURIN_ARK: &str = include_str!("../../anchors/turin-ark.pem");
+const TURIN_ASK: &str = include_str!("../../anchors/turin-ask.pem");
 
 const STEPS: [&str; 5] = ["snp-vcek-chain", "snp-chip-id", "snp-tcb", "snp-report-signature", "snp-policy"];
 

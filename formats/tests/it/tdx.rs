@@ -3,17 +3,16 @@
 //! from the fixtures README and `verify/verify_tdx.py`. No v5 quote is public, so the v5 vectors are
 //! the v4 quote re-encoded with a v5 body descriptor.
 
-mod common;
 
-use common::byte_mutations;
+use crate::common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::tdx::{TdQuote, TdQuoteBodyType, TdReport};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
-const HCL_REPORT: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
-const TRUSTEE_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-td-quote.bin");
-const CVMTOOLS_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/cvmtools-td_quote_v4.dat");
+const HCL_REPORT: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
+const TRUSTEE_QUOTE: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-td-quote.bin");
+const CVMTOOLS_QUOTE: &[u8] = include_bytes!("../../testdata/azure-tdx/cvmtools-td_quote_v4.dat");
 
 /// The TDREPORT at offset 0x20 of the HCL report.
 fn td_report_bytes() -> &'static [u8] {

@@ -15,12 +15,12 @@ use cvm_attest_formats::tdx::TdQuote;
 use cvm_attest_formats::tpm::Public;
 use serde_json::{Map, Value, json};
 
-const COCO_SNP_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
-const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+const COCO_SNP_V1: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v1.json");
+const COCO_TDX_V1: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
 const SHAREDWEU_TOKEN: &str =
-    include_str!("../testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt");
-const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../testdata/maa-rest-spec/AttestSevSnpVm.json");
-const AZURE_GUEST: &str = include_str!("../testdata/maa-rest-spec/AttestAzureGuestVm.json");
+    include_str!("../../testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt");
+const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../../testdata/maa-rest-spec/AttestSevSnpVm.json");
+const AZURE_GUEST: &str = include_str!("../../testdata/maa-rest-spec/AttestAzureGuestVm.json");
 
 fn at() -> Timestamp {
     Timestamp::parse("2026-11-27T21:31:00Z").expect("a valid timestamp")

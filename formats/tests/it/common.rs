@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests (`mod common;` in each test file that needs them).
+//! Helpers shared by the test modules.
 
 use std::sync::Arc;
 

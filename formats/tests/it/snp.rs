@@ -7,13 +7,13 @@ use cvm_attest_formats::snp::{Cpuid, FirmwareVersion, Generation, SnpReport, Tcb
 use proptest::prelude::*;
 
 /// Raw 1184-byte report, version 2, Milan (ACI; its VCEK is in the THIM fixture).
-const SIDECAR: &[u8] = include_bytes!("../testdata/thim/sidecar-snp_report.bin");
-const TRUSTEE_HCL: &[u8] = include_bytes!("../testdata/tpm/trustee-milan-hcl-report.bin");
-const KINVOLK_HCL: &[u8] = include_bytes!("../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
+const SIDECAR: &[u8] = include_bytes!("../../testdata/thim/sidecar-snp_report.bin");
+const TRUSTEE_HCL: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
+const KINVOLK_HCL: &[u8] = include_bytes!("../../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
 /// Trustee's evidence v1: an HCL report holding an SNP report version 3.
-const EVIDENCE_V1: &str = include_str!("../testdata/azure-snp/trustee-evidence-v1.json");
+const EVIDENCE_V1: &str = include_str!("../../testdata/azure-snp/trustee-evidence-v1.json");
 /// MAA's SevSnpVm example: a version-1 SNP report.
-const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../testdata/maa-rest-spec/AttestSevSnpVm.json");
+const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../../testdata/maa-rest-spec/AttestSevSnpVm.json");
 
 const BASE64URL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,

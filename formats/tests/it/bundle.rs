@@ -10,20 +10,20 @@ use cvm_attest_formats::hcl::{HclReport, ReportType};
 use proptest::prelude::*;
 use sha2::Digest;
 
-const COCO_SNP_V0: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v0.json");
-const COCO_SNP_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
-const COCO_TDX_V0: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
-const COCO_TDX_V1: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
-const TDX_HCL: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
-const TDX_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-td-quote.bin");
-const CVMTOOLS_TD_QUOTE: &[u8] = include_bytes!("../testdata/azure-tdx/cvmtools-td_quote_v4.dat");
+const COCO_SNP_V0: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v0.json");
+const COCO_SNP_V1: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v1.json");
+const COCO_TDX_V0: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
+const COCO_TDX_V1: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+const TDX_HCL: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
+const TDX_QUOTE: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-td-quote.bin");
+const CVMTOOLS_TD_QUOTE: &[u8] = include_bytes!("../../testdata/azure-tdx/cvmtools-td_quote_v4.dat");
 /// The vTPM quote of the same TD, as az-cvm-vtpm's bincode `Quote`.
-const TDX_TPM_QUOTE: &[u8] = include_bytes!("../testdata/tpm/trustee-tdx-quote.bin");
+const TDX_TPM_QUOTE: &[u8] = include_bytes!("../../testdata/tpm/trustee-tdx-quote.bin");
 /// A different SNP VM than the evidence files.
-const MILAN_HCL: &[u8] = include_bytes!("../testdata/tpm/trustee-milan-hcl-report.bin");
-const KINVOLK_HCL: &[u8] = include_bytes!("../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
-const SIDECAR_SNP: &[u8] = include_bytes!("../testdata/thim/sidecar-snp_report.bin");
-const TPM_QUOTE_JSON: &[u8] = include_bytes!("../testdata/tpm/trustee-snp-tpm-quote-v1.json");
+const MILAN_HCL: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
+const KINVOLK_HCL: &[u8] = include_bytes!("../../testdata/azure-snp/kinvolk-hcl-report-snp.bin");
+const SIDECAR_SNP: &[u8] = include_bytes!("../../testdata/thim/sidecar-snp_report.bin");
+const TPM_QUOTE_JSON: &[u8] = include_bytes!("../../testdata/tpm/trustee-snp-tpm-quote-v1.json");
 
 fn at() -> Timestamp {
     Timestamp::parse("2026-11-27T21:31:00Z").expect("valid timestamp")

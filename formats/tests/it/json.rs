@@ -13,10 +13,10 @@ use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
-const COCO_SNP_V1: &[u8] = include_bytes!("../testdata/azure-snp/trustee-evidence-v1.json");
-const COCO_TDX_V0: &[u8] = include_bytes!("../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
-const THIM: &[u8] = include_bytes!("../testdata/thim/sidecar-uvm_host_amd_certificate.json");
-const QUOTE_HEX_JSON: &str = include_str!("../testdata/tpm/trustee-snp-tpm-quote-v1.json");
+const COCO_SNP_V1: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v1.json");
+const COCO_TDX_V0: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v0.json");
+const THIM: &[u8] = include_bytes!("../../testdata/thim/sidecar-uvm_host_amd_certificate.json");
+const QUOTE_HEX_JSON: &str = include_str!("../../testdata/tpm/trustee-snp-tpm-quote-v1.json");
 
 fn at() -> Timestamp {
     Timestamp::parse("2026-11-27T21:31:00Z").expect("a valid timestamp")
