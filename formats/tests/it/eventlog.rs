@@ -3,12 +3,11 @@
 //! REST example with its quoted SHA-256 PCRs. Expected values come from `verify/verify_eventlog.py`
 //! and `verify/verify_restspec.py`.
 
-
 use std::collections::BTreeMap;
 
+use crate::common::byte_mutations;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use crate::common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::eventlog::{EventLog, EventType, LogFormat, ReplayError};
 use cvm_attest_formats::tpm::{AlgorithmId, HashAlg};

@@ -3,7 +3,6 @@
 //! from the fixtures README and `verify/verify_tdx.py`. No v5 quote is public, so the v5 vectors are
 //! the v4 quote re-encoded with a v5 body descriptor.
 
-
 use crate::common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::tdx::{TdQuote, TdQuoteBodyType, TdReport};

@@ -3,12 +3,11 @@
 //! AzureGuest request of MAA's REST API example, and a Windows GCP vTPM dump (SHA-1).
 //! Expected values come from the fixtures README and `verify/verify_tpm.py`, `verify_restspec.py`.
 
-
 use std::collections::BTreeMap;
 
+use crate::common::byte_mutations;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use crate::common::byte_mutations;
 use cvm_attest_formats::ParseError;
 use cvm_attest_formats::tpm::{
     AlgorithmId, Attest, Attested, CocoQuote, HashAlg, ObjectAttributes, PcrSelection, Public, RsaScheme,
