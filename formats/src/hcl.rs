@@ -1,6 +1,6 @@
 //! The HCL report: what Azure's paravisor (the "HCL") publishes in vTPM NV index `0x01400001`.
 //!
-//! Layout (little-endian; see the protocol write-up §3.1):
+//! Layout (little-endian; see docs/protocol.md §3.1):
 //!
 //! | offset | size | field |
 //! |---|---|---|

@@ -1,4 +1,4 @@
-//! How a relying party's nonce is bound into the evidence (DESIGN.md, "Nonces").
+//! How a relying party's nonce is bound into the evidence (docs/protocol.md §9).
 //!
 //! A nonce is bytes. Up to 64 bytes are bound as they are; a longer one is bound as its SHA-512, so
 //! the bound value always fits both places it goes: the TPM quote's qualifying data (a TPM2B_DATA,

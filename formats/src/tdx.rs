@@ -8,7 +8,7 @@
 //! ECDSA-P256 and Intel collateral and is not done here.
 //!
 //! Layouts: Intel TDX Module ABI (TDREPORT_STRUCT) and the Intel TDX DCAP Quote Generation Library
-//! (quote v4/v5); offsets are also in the project's protocol notes §5.
+//! (quote v4/v5); offsets are also in docs/protocol.md §5.
 
 use crate::ParseError;
 use crate::reader::Reader;

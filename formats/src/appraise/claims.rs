@@ -1,8 +1,8 @@
 //! Claims in MAA's shape, from appraised evidence.
 //!
-//! The offline verifier produces the claim set MAA would put in an `azurevm` guest token (protocol
-//! notes §10.3 and §10.4), so claim-check plugins read MAA tokens and offline results alike. Call
-//! [`azure_vm`] only once appraisal passed: the claims assert what the steps checked.
+//! The offline verifier produces the claim set MAA would put in an `azurevm` guest token
+//! (docs/protocol.md §11.1, §11.2), so claim-check plugins read MAA tokens and offline results
+//! alike. Call [`azure_vm`] only once appraisal passed: the claims assert what the steps checked.
 //! `x-ms-compliance-status` is asserted only when the steps show the debug check it stands for
 //! passed (`snp-policy`, `tdx-td-attributes`) and no step failed. Claim values use MAA's encodings:
 //! lower-case hex for byte strings (TDX 64-bit fields as their little-endian bytes, as in the

@@ -1,7 +1,7 @@
-//! Collect one evidence bundle, in the order the official Azure clients use (protocol §7.3): OS
-//! information, the HCL report (fresh, when a nonce is bound), the hardware endorsement (VCEK chain
-//! from THIM for SEV-SNP, a TD quote from IMDS for TDX), the event log, then the AK, the quote and the
-//! ephemeral key.
+//! Collect one evidence bundle, in the order the official Azure clients use (docs/protocol.md §8):
+//! OS information, the HCL report (fresh, when a nonce is bound), the hardware endorsement (VCEK
+//! chain from THIM for SEV-SNP, a TD quote from IMDS for TDX), the event log, then the AK, the quote
+//! and the ephemeral key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
-//! The ephemeral key of protocol §6: an RSA key in the NULL hierarchy, usable only through a PolicyPCR
-//! policy over the PCR values a quote covered, and certified by the AK, so that MAA can encrypt a
-//! secret that only this TPM, in this measured state, can decrypt.
+//! The ephemeral key of docs/protocol.md §6.4: an RSA key in the NULL hierarchy, usable only through
+//! a PolicyPCR policy over the PCR values a quote covered, and certified by the AK, so that MAA can
+//! encrypt a secret that only this TPM, in this measured state, can decrypt.
 
 use tss_esapi::attributes::ObjectAttributes;
 use tss_esapi::handles::KeyHandle;
@@ -26,10 +26,10 @@ const TPM_RH_NULL: u32 = 0x4000_0007;
 pub use cvm_attest_formats::bundle::EphemeralKey;
 
 impl Vtpm {
-    /// Creates the ephemeral key of protocol §6, bound by PolicyPCR to the given SHA-256 PCR values
-    /// (those a quote covered, so that the key's policy and the quote agree even if a PCR is extended
-    /// in between), certifies it with the AK (TPM2_Certify, empty qualifying data, scheme NULL), and
-    /// flushes it.
+    /// Creates the ephemeral key of docs/protocol.md §6.4, bound by PolicyPCR to the given SHA-256 PCR
+    /// values (those a quote covered, so that the key's policy and the quote agree even if a PCR is
+    /// extended in between), certifies it with the AK (TPM2_Certify, empty qualifying data, scheme
+    /// NULL), and flushes it.
     ///
     /// It is a primary key of the NULL hierarchy, as the C++ and Go clients create it: that needs no
     /// owner authorisation and leaves nothing behind (the NULL seed changes at every TPM reset).
@@ -87,7 +87,7 @@ impl Vtpm {
     }
 }
 
-/// The ephemeral key template of protocol §6: RSA-2048, nameAlg SHA-256, objectAttributes
+/// The ephemeral key template of docs/protocol.md §6.4: RSA-2048, nameAlg SHA-256, objectAttributes
 /// [`EPHEMERAL_KEY_ATTRIBUTES`], symmetric NULL, scheme NULL, exponent 0 (65537), empty unique.
 fn ephemeral_key_template(auth_policy: Digest) -> Public {
     Public::Rsa {

@@ -3,7 +3,7 @@
 //! response codes, sessions and handles, NV and the AK certificate, quotes, the ephemeral key) so that
 //! each TPM concern has one obvious place.
 //!
-//! What Azure provisions in the vTPM of a confidential VM or Trusted Launch VM (protocol write-up §2),
+//! What Azure provisions in the vTPM of a confidential VM or Trusted Launch VM (docs/protocol.md §2),
 //! authorised as the official Azure clients do (owner hierarchy and AK, both with the empty password):
 //!
 //! | object | handle | read by |
@@ -45,8 +45,8 @@ pub const USER_DATA_LEN: usize = 64;
 pub const PCR_COUNT: u8 = 24;
 /// The largest qualifying data (nonce) a quote carries: TPM2B_DATA holds one TPMT_HA.
 pub const MAX_QUALIFYING_DATA: usize = 64;
-/// objectAttributes of the ephemeral key (protocol §6): fixedTPM | fixedParent | sensitiveDataOrigin |
-/// noDA | decrypt. No userWithAuth: the key is usable only through its PCR policy.
+/// objectAttributes of the ephemeral key (docs/protocol.md §6.4): fixedTPM | fixedParent |
+/// sensitiveDataOrigin | noDA | decrypt. No userWithAuth: the key is usable only through its PCR policy.
 pub const EPHEMERAL_KEY_ATTRIBUTES: u32 = 0x0002_0432;
 /// objectAttributes of the Azure AK: fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | noDA |
 /// restricted | sign.

@@ -1,8 +1,8 @@
 //! PCRs and quotes by the AK: checking a PCR selection, reading the SHA-256 bank, quoting it, and
-//! re-marshalling what tss-esapi parsed into the exact bytes of the MAA `AzureGuest` request (protocol
-//! §6: TPM2B_PUBLIC, TPMS_ATTEST without size prefix, raw RSASSA signatures), each checked against
-//! something the TPM computed itself so that a marshalling difference fails here, not as a signature
-//! failure at the verifier.
+//! re-marshalling what tss-esapi parsed into the exact bytes of the MAA `AzureGuest` request
+//! (docs/protocol.md §6.5: TPM2B_PUBLIC, TPMS_ATTEST without size prefix, raw RSASSA signatures),
+//! each checked against something the TPM computed itself so that a marshalling difference fails
+//! here, not as a signature failure at the verifier.
 
 use std::collections::BTreeMap;
 
@@ -244,7 +244,8 @@ mod tests {
 
     #[test]
     fn selection_marshals_like_azure() {
-        // TPML_PCR_SELECTION for PCRs 0-7: count 1, SHA-256, sizeofSelect 3, FF 00 00 (protocol §6).
+        // TPML_PCR_SELECTION for PCRs 0-7: count 1, SHA-256, sizeofSelect 3, FF 00 00
+        // (docs/protocol.md §6.1).
         let selection = sha256_selection(Command::plain("Test"), &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
         let [item] = selection.get_selections() else { panic!("one bank") };
         assert_eq!(item.hashing_algorithm(), HashingAlgorithm::Sha256);
