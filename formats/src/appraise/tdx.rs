@@ -329,12 +329,6 @@ pub fn compare_td_report(quote: &TdQuote, report: &TdReport) -> Result<String, T
     Ok(format!("report_data, MRTD ({}…) and RTMR0-3 equal the TD report's", hex::encode(&body.mrtd[..8])))
 }
 
-/// [`compare_td_report`] with the error as its message. Kept only because the host's evidence
-/// summary calls it so; remove it once that calls [`compare_td_report`].
-pub fn td_report_match(quote: &TdQuote, report: &TdReport) -> Result<String, String> {
-    compare_td_report(quote, report).map_err(|error| error.to_string())
-}
-
 /// The `tdx-td-attributes` check: the TD is not under debug (no bit of 7:0 set, DEBUG above all,
 /// which lets the host read and write the TD's memory and registers). The detail names every
 /// attribute bit that is set. Only meaningful once the quote signature verified.

@@ -171,12 +171,6 @@ pub fn check_quoted_pcrs(quote: &[u8], pcrs: &Pcrs) -> Result<String, VtpmError>
     check_pcr_digest(&parse_quote(quote)?, pcrs)
 }
 
-/// [`check_quoted_pcrs`] with the error as its message. Kept only because the host's evidence
-/// summary calls it so; remove it once that calls [`check_quoted_pcrs`].
-pub fn quoted_pcrs_match(quote: &[u8], pcrs: &Pcrs) -> Result<String, String> {
-    check_quoted_pcrs(quote, pcrs).map_err(|error| error.to_string())
-}
-
 /// The supplied PCR values are the quoted ones: the same set, and their digest is the signed one.
 fn check_pcr_digest(quote: &Quote, pcrs: &Pcrs) -> Result<String, VtpmError> {
     let bank = bank_hash(pcrs.bank());
@@ -215,10 +209,10 @@ fn bank_hash(bank: PcrBank) -> HashAlg {
 /// usable only while the PCRs hold the quoted values: its authPolicy must be PolicyPCR over them,
 /// and userWithAuth clear, or its authValue alone would unlock it whatever the PCRs.
 ///
-/// The evidence does not say which PCRs the policy covers, so only the quoted selection is tried;
-/// a key bound to a subset fails. Our collector binds the key to the PCRs it quotes, as the
-/// protocol notes say the official clients do (§6, §13.7), and the AzureGuest example's key is
-/// bound to exactly its quoted set, no other subset of it.
+/// The evidence does not say which PCRs the policy covers, so only the quoted selection is tried; a
+/// key bound to a subset fails. Our collector binds the key to the PCRs it quotes, as the official
+/// clients do (docs/protocol.md §6.4), and the AzureGuest example's key is bound to exactly its
+/// quoted set, no other subset of it.
 /// `pcrs` already passed `vtpm-pcr-digest`, so they are the quoted values.
 fn check_ephemeral_key(
     key: &EphemeralKey,

@@ -259,7 +259,7 @@ impl Summary {
         let Some(HardwareReport::Tdx(raw)) = hcl.map(HclReport::hardware_report) else { return };
         // An unparsable TD report is already reported by `hcl`.
         if let Ok(report) = TdReport::parse(raw.as_bytes()) {
-            let outcome = appraise::tdx::td_report_match(quote, &report);
+            let outcome = appraise::tdx::compare_td_report(quote, &report).map_err(|e| e.to_string());
             self.check("td-quote-matches-report", outcome.is_ok(), outcome.unwrap_or_else(|why| why));
         }
     }
@@ -279,7 +279,7 @@ impl Summary {
         }
         self.section("tpm", "vTPM", fields);
         // Also reports a quote that does not parse.
-        let outcome = appraise::vtpm::quoted_pcrs_match(&tpm.quote, &tpm.pcrs);
+        let outcome = appraise::vtpm::check_quoted_pcrs(&tpm.quote, &tpm.pcrs).map_err(|e| e.to_string());
         self.check("quote-pcr-digest", outcome.is_ok(), outcome.unwrap_or_else(|why| why));
     }
 
