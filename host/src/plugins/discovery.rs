@@ -1,8 +1,14 @@
 //! Finding plugins: `NAME.wasm` + `NAME.toml` in a list of directories.
 //!
-//! Search order (first match by name wins): `--plugin-dir` flags, `CVM_ATTEST_PLUGIN_PATH`
-//! (colon-separated), the configuration's `plugin_dir`, the plugins built in this checkout when the
-//! binary runs from one, then `/usr/local/lib/cvm-attest/plugins` and `/usr/lib/cvm-attest/plugins`.
+//! Search order: `--plugin-dir` flags, `CVM_ATTEST_PLUGIN_PATH` (colon-separated), the
+//! configuration's `plugin_dir`, the plugins built in this checkout when the binary runs from one,
+//! then `/usr/local/lib/cvm-attest/plugins` and `/usr/lib/cvm-attest/plugins`.
+//!
+//! A name must mean one plugin: when several directories hold a plugin of that name, they must be
+//! byte-identical copies (same component, same manifest), and the first is used; otherwise looking it
+//! up by name is an error naming every copy ([`Error::Conflict`]), since whichever came first on the
+//! path would otherwise answer for it (a fake `offline` verifier in `--plugin-dir` saying `verified`).
+//! A plugin given by the path of its `.wasm` ([`Located::from_wasm`]) is never ambiguous.
 
 use std::path::{Path, PathBuf};
 
@@ -20,12 +26,53 @@ pub struct Located {
 }
 
 impl Located {
-    /// The plugin whose component is `wasm_path`; its manifest is the same path ending in `.toml`.
+    /// The plugin whose component is `wasm_path`; its manifest is the same path ending in `.toml`,
+    /// or, for a component built in a source checkout, the manifest in its crate directory.
     pub fn from_wasm(wasm_path: &Path) -> Result<Located, Error> {
-        let manifest_path = wasm_path.with_extension("toml");
+        let beside = wasm_path.with_extension("toml");
+        let manifest_path = match checkout_manifest_of(wasm_path) {
+            Some(manifest) if !beside.exists() => manifest,
+            _ => beside,
+        };
         let manifest = Manifest::load(&manifest_path)?;
         Ok(Located { manifest, manifest_path, wasm_path: wasm_path.to_owned() })
     }
+}
+
+/// One copy of a plugin on the search path, as `plugin list` shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub located: Located,
+    pub status: CopyStatus,
+}
+
+/// What looking a plugin up by name makes of one of its copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CopyStatus {
+    /// The only copy, or the first of byte-identical copies: the one used.
+    Used,
+    /// Byte-identical to an earlier copy (component and manifest): harmless, never loaded.
+    Shadowed,
+    /// Differs from another copy of the same name (or cannot be read to tell): looking the name up
+    /// is an error until all copies but one are removed.
+    Conflict,
+}
+
+impl CopyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopyStatus::Used => "used",
+            CopyStatus::Shadowed => "shadowed",
+            CopyStatus::Conflict => "conflict",
+        }
+    }
+}
+
+/// Whether all copies have the same component and manifest bytes.
+fn identical(copies: &[Located]) -> Result<bool, Error> {
+    let digests = copies.iter().map(super::digests).collect::<Result<Vec<_>, _>>()?;
+    Ok(digests.windows(2).all(|pair| pair[0] == pair[1]))
 }
 
 /// Where to look for plugins, in order.
@@ -61,28 +108,72 @@ impl SearchPath {
 
     /// Every plugin found, first occurrence of each name only, plus the manifests that failed to load.
     pub fn list(&self) -> (Vec<Located>, Vec<Error>) {
-        let mut found: Vec<Located> = Vec::new();
+        let (all, broken) = self.list_all();
+        let mut first: Vec<Located> = Vec::new();
+        for Listed { located, .. } in all {
+            if !first.iter().any(|f| f.manifest.name == located.manifest.name) {
+                first.push(located);
+            }
+        }
+        (first, broken)
+    }
+
+    /// Every copy of every plugin, in search order with the copies of a name together, each with
+    /// what looking it up by name makes of it; plus the manifests and files that failed to load.
+    pub fn list_all(&self) -> (Vec<Listed>, Vec<Error>) {
+        let mut groups: Vec<Vec<Located>> = Vec::new();
         let mut broken = Vec::new();
         for source in &self.sources {
             for item in source.scan() {
                 match item {
-                    Ok(p) if !found.iter().any(|f| f.manifest.name == p.manifest.name) => found.push(p),
-                    Ok(_) => {}
+                    Ok(p) => match groups.iter_mut().find(|g| g[0].manifest.name == p.manifest.name) {
+                        Some(group) => group.push(p),
+                        None => groups.push(vec![p]),
+                    },
                     Err(e) => broken.push(e),
                 }
             }
         }
-        (found, broken)
+        let mut listed = Vec::new();
+        for copies in groups {
+            let statuses = match copies.len() {
+                1 => vec![CopyStatus::Used],
+                n => match identical(&copies) {
+                    Ok(true) => std::iter::once(CopyStatus::Used)
+                        .chain(std::iter::repeat_n(CopyStatus::Shadowed, n - 1))
+                        .collect(),
+                    Ok(false) => vec![CopyStatus::Conflict; n],
+                    Err(e) => {
+                        broken.push(e);
+                        vec![CopyStatus::Conflict; n]
+                    }
+                },
+            };
+            listed
+                .extend(copies.into_iter().zip(statuses).map(|(located, status)| Listed { located, status }));
+        }
+        (listed, broken)
     }
 
-    /// The first plugin called `name`.
-    pub fn find(&self, name: &str) -> Result<Located, Error> {
-        for source in &self.sources {
-            if let Some(found) = source.lookup(name) {
-                return found;
-            }
+    /// A plugin by name (searched here) or by the path of its `.wasm` file.
+    pub fn locate(&self, spec: &str) -> Result<Located, Error> {
+        if spec.ends_with(".wasm") || spec.contains('/') {
+            Located::from_wasm(Path::new(spec))
+        } else {
+            self.find(spec)
         }
-        Err(Error::NotFound { name: name.to_owned(), searched: self.describe() })
+    }
+
+    /// The plugin called `name`: its only copy on the search path, or the first of byte-identical
+    /// copies. Copies that differ are [`Error::Conflict`]; a copy that cannot be read is its error.
+    pub fn find(&self, name: &str) -> Result<Located, Error> {
+        let copies = self.sources.iter().filter_map(|s| s.lookup(name)).collect::<Result<Vec<_>, _>>()?;
+        if copies.len() > 1 && !identical(&copies)? {
+            let copies = copies.into_iter().map(|c| c.wasm_path).collect();
+            return Err(Error::Conflict { name: name.to_owned(), copies });
+        }
+        let not_found = || Error::NotFound { name: name.to_owned(), searched: self.describe() };
+        copies.into_iter().next().ok_or_else(not_found)
     }
 
     /// The search path as one line, for messages.
@@ -146,6 +237,23 @@ fn checkout_manifests(root: &Path) -> Vec<PathBuf> {
     let mut crates: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
     crates.sort();
     crates.iter().flat_map(|dir| toml_files(dir)).filter(|m| !m.ends_with("Cargo.toml")).collect()
+}
+
+/// The checkout manifest of a component at `<root>/plugins/target/wasm32-wasip2/release/NAME.wasm`.
+fn checkout_manifest_of(wasm_path: &Path) -> Option<PathBuf> {
+    let release = wasm_path.parent()?;
+    let root = release.ancestors().nth(4)?;
+    if !release.ends_with("plugins/target/wasm32-wasip2/release")
+        || !root.join("plugins/Cargo.toml").is_file()
+    {
+        return None;
+    }
+    checkout_manifests(root).into_iter().find(|manifest| {
+        manifest
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .is_some_and(|name| checkout_wasm(root, name) == wasm_path)
+    })
 }
 
 /// Where the guest workspace puts the component of plugin `name` (its `[lib] name`).

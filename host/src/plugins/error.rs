@@ -12,6 +12,15 @@ pub enum Error {
     )]
     NotFound { name: String, searched: String },
 
+    /// Two or more different plugins of one name on the search path (`copies`: their components).
+    #[error(
+        "plugin '{name}' is found {} times on the plugin search path and the copies differ: {}; refusing \
+         to choose one. Remove the copies you do not want, or give the wanted one by the path of its \
+         .wasm instead of by name (`cvm-attest plugin list` shows every copy)",
+        .copies.len(), describe_copies(.copies)
+    )]
+    Conflict { name: String, copies: Vec<PathBuf> },
+
     /// A plugin file (component or manifest) could not be read: missing, not a regular file (a
     /// device, a FIFO), or over its size limit.
     #[error(transparent)]
@@ -124,6 +133,14 @@ pub enum Reported {
     Internal(String),
 }
 
+fn describe_copies(copies: &[PathBuf]) -> String {
+    let paths: Vec<String> = copies.iter().map(|p| p.display().to_string()).collect();
+    match paths.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => paths.join(""),
+    }
+}
+
 /// The plugin's stderr, each line marked as the plugin's (it cannot pass for the host's own output),
 /// and the guest backtrace.
 fn describe_crash(stderr: &str, backtrace: &str) -> String {
@@ -147,6 +164,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::NotFound { .. } => "not-found",
+            Error::Conflict { .. } => "conflict",
             Error::Input(_) => "io",
             Error::MalformedManifest { .. } => "malformed-manifest",
             Error::DigestMismatch { .. } => "digest-mismatch",

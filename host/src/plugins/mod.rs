@@ -12,11 +12,13 @@
 
 mod bindings;
 mod cache;
+mod context;
 mod discovery;
 mod error;
 mod manifest;
 mod sandbox;
-mod text;
+mod shipped;
+use crate::text;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,15 +32,16 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store, Trap, WasmBack
 use crate::input;
 
 pub use bindings::types;
+pub use context::eval_context;
 pub use cache::{Origin, default_dir as default_cache_dir};
-pub use discovery::{Located, SYSTEM_DIRS, SearchPath};
+pub use discovery::{CopyStatus, Listed, Located, SYSTEM_DIRS, SearchPath};
 pub use error::{Error, Reported};
 pub use manifest::{Capability, Kind, LimitRequest, Manifest};
 pub use sandbox::{
     Limits, MAX_CORE_INSTANCES_PER_COMPONENT, MAX_MEMORIES_PER_COMPONENT, MAX_MEMORY_MIB, MAX_OUTPUT_BYTES,
     MAX_STDIO_BYTES, MAX_TABLES_PER_COMPONENT, MAX_TIMEOUT, MAX_TRANSFER_BYTES,
 };
-pub use text::sanitize;
+pub use shipped::{LOCK_COMMAND, LOCK_PATH, Lock, Locked, Shipped};
 
 use bindings::{ClaimCheckPre, OutputFormatPre, VerifierPre};
 use manifest::ApiLine;
@@ -165,15 +168,19 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// A runtime whose compiled-code cache lives in `cache_dir` (`None`: compile every time).
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime, Error> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        config.max_wasm_stack(sandbox::MAX_WASM_STACK);
-        // 64×64→128-bit multiplication as one instruction: without it every u128 product in a guest's
-        // bignum and elliptic-curve code is a library call (the offline verifier runs ~2× faster with it).
-        config.wasm_wide_arithmetic(true);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(sandbox::pool()));
         let internal = |e: wasmtime::Error| Error::Engine { reason: format!("{e:#}") };
-        let engine = Engine::new(&config).map_err(internal)?;
+        let engine = match Engine::new(&engine_config(true)) {
+            Ok(engine) => engine,
+            // The pool reserves (never commits) a few hundred GB of address space; under `ulimit -v`
+            // or systemd's `LimitAS=` that fails. Memories that reserve only what they use need none.
+            Err(e) => {
+                tracing::info!(
+                    "cannot reserve address space for the plugin instance pool ({e:#}); using compact \
+                     memories instead (slower instantiation; lift `ulimit -v`/`LimitAS=` to avoid this)"
+                );
+                Engine::new(&engine_config(false)).map_err(internal)?
+            }
+        };
         let linker = sandbox::linker(&engine).map_err(internal)?;
         let cache = cache::Cache::new(&engine, cache_dir);
         // Without the ticker no time limit would fire: refuse to run rather than run unbounded.
@@ -317,6 +324,11 @@ fn check_pins(
         }
     }
     if policy.sha256.is_none() || policy.manifest_sha256.is_none() {
+        // What the operator left unpinned, the lock the binary was built with may pin (shipped.rs).
+        let shipped = Lock::built_in().check(plugin, digest, manifest_digest);
+        if shipped == Shipped::Pinned {
+            return Ok(());
+        }
         if require_pinned {
             return Err(Error::Unpinned {
                 plugin: plugin.to_owned(),
@@ -324,14 +336,40 @@ fn check_pins(
                 manifest_actual: manifest_digest.to_owned(),
             });
         }
-        tracing::warn!(
-            plugin,
-            sha256 = digest,
-            manifest_sha256 = manifest_digest,
-            "plugin is not pinned by digest"
-        );
+        if shipped == Shipped::Differs {
+            tracing::warn!(
+                plugin,
+                sha256 = digest,
+                manifest_sha256 = manifest_digest,
+                "plugin is not pinned by digest, and is not the build of it that {LOCK_PATH} pins (changed it? run {LOCK_COMMAND})"
+            );
+        } else {
+            tracing::warn!(
+                plugin,
+                sha256 = digest,
+                manifest_sha256 = manifest_digest,
+                "plugin is not pinned by digest"
+            );
+        }
     }
     Ok(())
+}
+
+/// The engine's configuration: with the instance pool, or with memories that reserve only what
+/// they use (for an address-space limit too small for the pool).
+fn engine_config(pooled: bool) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.max_wasm_stack(sandbox::MAX_WASM_STACK);
+    // 64×64→128-bit multiplication as one instruction: without it every u128 product in a guest's
+    // bignum and elliptic-curve code is a library call (the offline verifier runs ~2× faster with it).
+    config.wasm_wide_arithmetic(true);
+    if pooled {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(sandbox::pool()));
+    } else {
+        config.memory_reservation(0).memory_guard_size(0).memory_reservation_for_growth(1 << 20);
+    }
+    config
 }
 
 fn normalize_digest(pinned: &str) -> String {

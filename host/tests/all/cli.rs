@@ -178,27 +178,26 @@ fn a_component_is_swapped_for_a_newer_build_without_rebuilding_the_host() {
 
 #[test]
 fn plugin_pin_prints_configuration_that_pinned_loading_accepts() {
-    let dir = PluginDir::with(&["claim-equals"]);
+    // Not a shipped plugin: plugins/plugins.lock pins those (shipped.rs).
+    let dir = PluginDir::with(&["secure-boot"]);
     let out = cvm_attest()
-        .args(["plugin", "pin", "claim-equals", "--plugin-dir"])
+        .args(["plugin", "pin", "secure-boot", "--plugin-dir"])
         .arg(dir.path())
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
     let pins = stdout(&out);
-    assert!(pins.starts_with("[plugins.claim-equals]"), "{pins}");
+    assert!(pins.starts_with("[plugins.secure-boot]"), "{pins}");
 
     let cfg = config(&dir, &format!("require_pinned = true\n{pins}"));
     let run = |cfg: &std::path::Path| {
         cvm_attest()
             .arg("--config")
             .arg(cfg)
-            .args(["plugin", "run", "claim-equals", "--plugin-dir"])
+            .args(["plugin", "run", "secure-boot", "--plugin-dir"])
             .arg(dir.path())
             .arg("--claims")
             .arg(claims_file(&dir))
-            .arg("--plugin-config")
-            .arg(support::repo_root().join("examples/checks/azure-cvm-baseline.json"))
             .output()
             .expect("runs")
     };
