@@ -204,6 +204,21 @@ impl Source {
         if !manifest_path.is_file() {
             return None;
         }
+        if !wasm_path.exists() {
+            // A checkout whose plugins are not built offers nothing; an installed manifest without its
+            // component is a broken plugin, not a working one.
+            return match self {
+                Source::Checkout(_) => None,
+                Source::Dir(_) => Some(Err(Error::Input(crate::input::Error::Io {
+                    what: "plugin component",
+                    path: wasm_path,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{} has no component beside it", manifest_path.display()),
+                    ),
+                }))),
+            };
+        }
         Some(Manifest::load(&manifest_path).map(|manifest| Located { manifest, manifest_path, wasm_path }))
     }
 

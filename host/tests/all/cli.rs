@@ -208,3 +208,17 @@ fn plugin_pin_prints_configuration_that_pinned_loading_accepts() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not pinned"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_manifest_without_its_component_is_listed_as_broken_not_as_a_plugin() {
+    let dir = PluginDir::new();
+    std::fs::copy(support::manifest_of("claim-equals"), dir.path().join("claim-equals.toml"))
+        .expect("manifest");
+    let out = cvm_attest().args(["plugin", "list", "--plugin-dir"]).arg(dir.path()).output().expect("runs");
+    let text = stdout(&out);
+    let listed = text.lines().filter(|l| l.starts_with("claim-equals")).count();
+    let ours = dir.path().join("claim-equals.wasm").display().to_string();
+    assert!(!text.lines().any(|l| !l.starts_with("broken:") && l.contains(&ours)), "{text}");
+    assert!(text.contains(&format!("broken: cannot read plugin component {ours}")), "{text}");
+    assert!(listed <= 1, "only the checkout's build, if any: {text}");
+}

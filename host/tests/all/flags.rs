@@ -7,7 +7,7 @@ use std::process::Stdio;
 use clap::CommandFactory;
 use cvm_attest::cli::Cli;
 
-use crate::support::{PluginDir, cvm_attest, repo_root};
+use crate::support::{cvm_attest, repo_root, shipped_plugins};
 
 const SNP: &str = "examples/evidence/azure-sev-snp.json";
 const NONCE_HEX: &str = "6368616c6c656e6765"; // "challenge"
@@ -199,16 +199,8 @@ const ROWS: &[Row] = &[
 
 #[test]
 fn every_flag_of_every_command_runs_without_a_panic_and_with_its_exit_status() {
-    let plugins = PluginDir::new();
-    let manifest = std::fs::read_to_string(repo_root().join("plugins/offline-verifier/offline.toml"))
-        .expect("offline verifier manifest");
-    plugins.install_as("offline", "offline", &manifest);
-    plugins.install("claim-equals");
-    plugins.install("summary");
+    let (plugins, config) = shipped_plugins();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = tmp.path().join("config.toml");
-    std::fs::write(&config, format!("cache_dir = {:?}\n", tmp.path().join("cache").display().to_string()))
-        .expect("config");
     let fill = |arg: &str| {
         arg.replace("{dir}", &plugins.path().display().to_string())
             .replace("{tmp}", &tmp.path().display().to_string())

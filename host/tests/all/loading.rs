@@ -15,7 +15,9 @@ fn pinned_digest_loads_and_unpinned_is_refused_when_pinning_is_required() {
     // Not a shipped plugin: plugins/plugins.lock pins those (shipped.rs).
     let located = dir.install("secure-boot");
     let err = runtime.load(&located, &Policy::default(), true).unwrap_err();
-    let Error::Unpinned { actual, manifest_actual, .. } = &err else { panic!("expected unpinned, got {err}") };
+    let Error::Unpinned { actual, manifest_actual, .. } = &err else {
+        panic!("expected unpinned, got {err}")
+    };
     assert!(err.to_string().contains(actual.as_str()), "the message gives the digest to pin: {err}");
 
     let pinned = Policy {

@@ -94,6 +94,21 @@ impl PluginDir {
     }
 }
 
+/// A plugin dir with the shipped plugins installed (offline, claim-equals, summary), and a
+/// configuration file beside them with a private compiled-code cache.
+pub fn shipped_plugins() -> (PluginDir, PathBuf) {
+    let dir = PluginDir::new();
+    let manifest = std::fs::read_to_string(repo_root().join("plugins/offline-verifier/offline.toml"))
+        .expect("offline verifier manifest");
+    dir.install_as("offline", "offline", &manifest);
+    dir.install("claim-equals");
+    dir.install("summary");
+    let config = dir.path().join("config.toml.cfg");
+    std::fs::write(&config, format!("cache_dir = {:?}\n", dir.path().join("cache").display().to_string()))
+        .expect("config");
+    (dir, config)
+}
+
 /// A runtime whose compiled-code cache is shared by the tests (compiling is the slow part).
 pub fn runtime() -> Runtime {
     Runtime::new(Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled-plugins"))).expect("runtime")

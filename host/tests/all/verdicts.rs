@@ -9,24 +9,16 @@ use std::process::{Command, Output, Stdio};
 use cvm_attest_formats::bundle::{EvidenceBundle, OsInfo, Timestamp};
 use serde_json::Value;
 
-use crate::support::{PluginDir, cvm_attest, manifest_of, repo_root};
+use crate::support::{PluginDir, cvm_attest, manifest_of, repo_root, shipped_plugins};
 
 const SNP: &str = "examples/evidence/azure-sev-snp.json";
 const NONCE: &str = "challenge";
 
 /// The shipped plugins plus `fixed-claims` scripted by `script` (its manifest's default config).
 fn plugins(script: &str) -> (PluginDir, PathBuf) {
-    let dir = PluginDir::new();
-    let manifest = std::fs::read_to_string(repo_root().join("plugins/offline-verifier/offline.toml"))
-        .expect("offline verifier manifest");
-    dir.install_as("offline", "offline", &manifest);
-    dir.install("claim-equals");
-    dir.install("summary");
+    let (dir, config) = shipped_plugins();
     let fixed = std::fs::read_to_string(manifest_of("fixed-claims")).expect("manifest");
     dir.install_as("fixed-claims", "fixed-claims", &format!("{fixed}default_config = '''{script}'''\n"));
-    let config = dir.path().join("config.toml.cfg");
-    std::fs::write(&config, format!("cache_dir = {:?}\n", dir.path().join("cache").display().to_string()))
-        .expect("config");
     (dir, config)
 }
 
@@ -184,4 +176,37 @@ fn the_os_block_is_shown_as_unverified_and_never_among_the_claims() {
     let out = text(&run.stdout);
     assert!(out.contains("unverified (signed by nothing, so not among the claims): os Windows"), "{out}");
     assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "escape sequences are escaped: {out}");
+}
+
+#[test]
+fn operator_mistakes_are_usage_errors_that_name_the_file_not_verdicts_on_the_evidence() {
+    let (dir, config) = plugins("");
+    let readme = repo_root().join("README.md");
+    let anchors =
+        [format!("amd-ark-milan={}", readme.display()), format!("amd-ask-milan={}", readme.display())];
+    let run = command(
+        &dir,
+        &config,
+        &snp(),
+        &["-n", NONCE, "--trust-anchor", &anchors[0], "--trust-anchor", &anchors[1]],
+    )
+    .output()
+    .expect("run");
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused the operator's inputs") && stderr.contains("README.md"), "{stderr}");
+    assert!(run.stdout.is_empty(), "nothing is appraised: {}", text(&run.stdout));
+
+    let run =
+        command(&dir, &config, &snp(), &["-n", NONCE, "--check", "claim-equals"]).output().expect("run");
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no configuration was given") && stderr.contains("--check claim-equals=FILE"),
+        "{stderr}"
+    );
+
+    let run = command(&dir, &config, Path::new("/nonexistent/evidence.json"), &[]).output().expect("run");
+    let stderr = text(&run.stderr);
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "each cause said once: {stderr}");
 }

@@ -6,7 +6,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{PluginDir, cvm_attest, repo_root};
+use crate::support::{cvm_attest, repo_root, shipped_plugins};
 
 const SNP: &str = "formats/testdata/azure-snp/trustee-evidence-v1.json";
 const SNP_V0: &str = "formats/testdata/azure-snp/trustee-evidence-v0.json";
@@ -15,22 +15,8 @@ const TDX_V0: &str = "formats/testdata/azure-tdx/trustee-evidence-tdx-v0.json";
 /// The nonce trustee's attester bound into these quotes.
 const NONCE: &str = "challenge";
 
-/// A plugin dir with the offline verifier and claim-equals installed, and a config with a private cache.
-fn plugins() -> (PluginDir, PathBuf) {
-    let dir = PluginDir::new();
-    let manifest = std::fs::read_to_string(repo_root().join("plugins/offline-verifier/offline.toml"))
-        .expect("offline verifier manifest");
-    dir.install_as("offline", "offline", &manifest);
-    dir.install("claim-equals");
-    dir.install("summary");
-    let config = dir.path().join("config.toml.cfg");
-    std::fs::write(&config, format!("cache_dir = {:?}\n", dir.path().join("cache").display().to_string()))
-        .expect("config");
-    (dir, config)
-}
-
 fn verify(evidence: &Path, args: &[&str]) -> Output {
-    let (dir, config) = plugins();
+    let (dir, config) = shipped_plugins();
     cvm_attest()
         .args(["verify", "--plugin-dir"])
         .arg(dir.path())
@@ -221,7 +207,7 @@ fn partial_evidence_is_refused_with_what_to_do() {
 
 #[test]
 fn the_offline_verifier_asks_for_no_capabilities_and_imports_no_io() {
-    let (dir, _) = plugins();
+    let (dir, _) = shipped_plugins();
     let run = cvm_attest()
         .args(["plugin", "inspect", "-o", "json"])
         .arg(dir.path().join("offline.wasm"))
@@ -239,7 +225,7 @@ fn the_offline_verifier_asks_for_no_capabilities_and_imports_no_io() {
 
 #[test]
 fn the_example_check_holds_for_maa_tokens_and_offline_results_alike() {
-    let (dir, config) = plugins();
+    let (dir, config) = shipped_plugins();
     let run = cvm_attest()
         .args(["plugin", "run", "claim-equals", "--plugin-dir"])
         .arg(dir.path())
