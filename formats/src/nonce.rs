@@ -6,8 +6,11 @@
 
 use sha2::{Digest, Sha512};
 
-/// Largest nonce bound verbatim.
-pub const MAX_VERBATIM: usize = 64;
+/// Size of the user data a fresh HCL report carries (vTPM NV `0x01400002`, docs/protocol.md §3.4).
+pub const USER_DATA_LEN: usize = 64;
+
+/// Largest nonce bound verbatim: whatever fits the user data.
+pub const MAX_VERBATIM: usize = USER_DATA_LEN;
 
 /// The bytes that stand for `nonce` in the evidence.
 pub fn bound(nonce: &[u8]) -> Vec<u8> {
@@ -15,8 +18,8 @@ pub fn bound(nonce: &[u8]) -> Vec<u8> {
 }
 
 /// The 64 bytes written to vTPM NV `0x01400002`: the bound nonce, zero-padded.
-pub fn user_data(nonce: &[u8]) -> [u8; 64] {
-    let mut out = [0u8; 64];
+pub fn user_data(nonce: &[u8]) -> [u8; USER_DATA_LEN] {
+    let mut out = [0u8; USER_DATA_LEN];
     for (slot, byte) in out.iter_mut().zip(bound(nonce)) {
         *slot = byte;
     }

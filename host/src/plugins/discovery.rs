@@ -101,7 +101,7 @@ impl SearchPath {
         SearchPath { sources }
     }
 
-    /// Exactly these directories, nothing else (tests, `--plugin-dir` with `--no-default-dirs`).
+    /// Exactly these directories, nothing else (tests and embedders that choose their own).
     pub fn only(dirs: &[PathBuf]) -> SearchPath {
         SearchPath { sources: dirs.iter().cloned().map(Source::Dir).collect() }
     }

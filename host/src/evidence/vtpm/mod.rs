@@ -40,7 +40,7 @@ pub const AK_CERT_INDEX: u32 = 0x01C1_01D0;
 /// Persistent handle of the attestation key.
 pub const AK_HANDLE: u32 = 0x8100_0003;
 /// Size of the report user data.
-pub const USER_DATA_LEN: usize = 64;
+pub use cvm_attest_formats::nonce::USER_DATA_LEN;
 /// The vTPM has PCRs 0 to 23 (`sizeofSelect` 3).
 pub const PCR_COUNT: u8 = 24;
 /// The largest qualifying data (nonce) a quote carries: TPM2B_DATA holds one TPMT_HA.
