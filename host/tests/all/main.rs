@@ -13,6 +13,7 @@ mod readme;
 mod reproducible;
 mod shadowing;
 mod shipped;
+mod snapshots;
 mod support;
 mod swtpm;
 mod verdicts;
