@@ -36,6 +36,16 @@ fn claim_equals_rejects_configs_that_would_check_nothing() {
 }
 
 #[test]
+fn claim_equals_refuses_a_rule_given_twice_which_would_silently_drop_one() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let plugin = support::load(&runtime, &dir.install("claim-equals")).expect("loads");
+    let twice = r#"{"/secureboot": false, "/secureboot": true}"#;
+    let err = plugin.validate_config(twice).expect_err("a repeated pointer");
+    assert!(matches!(err, Error::ConfigRejected { .. }) && err.to_string().contains("/secureboot"), "{err}");
+}
+
+#[test]
 fn readme_example_plugin_checks_secure_boot() {
     let runtime = support::runtime();
     let dir = PluginDir::new();

@@ -11,7 +11,8 @@ struct ClaimEquals;
 
 fn parse_config(config: &str) -> Result<Map<String, Value>, PluginError> {
     let invalid = |why: String| PluginError::InvalidConfig(why);
-    let rules = match cvm_attest_plugin_sdk::json::from_str(config) {
+    // Strict: a repeated pointer would silently drop one of the operator's rules.
+    let rules = match cvm_attest_formats::json::from_str(config) {
         Ok(Value::Object(rules)) => rules,
         Ok(_) => return Err(invalid("expected a JSON object of {\"/claim/pointer\": value}".into())),
         Err(e) => {
