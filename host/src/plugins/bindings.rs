@@ -6,14 +6,14 @@
 
 mod generated {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../wit/plugin@0.1.0",
         world: "claim-check",
         additional_derives: [PartialEq],
     });
 
     pub mod output_format {
         wasmtime::component::bindgen!({
-            path: "../wit",
+            path: "../wit/plugin@0.1.0",
             world: "output-format",
             with: {
                 "cvm-attest:plugin/types": super::cvm_attest::plugin::types,
@@ -24,7 +24,7 @@ mod generated {
 
     pub mod verifier {
         wasmtime::component::bindgen!({
-            path: "../wit",
+            path: "../wit/plugin@0.1.0",
             world: "verifier",
             with: {
                 "cvm-attest:plugin/types": super::cvm_attest::plugin::types,

@@ -281,6 +281,8 @@ fn checkout_root() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     exe.ancestors()
         .skip(1)
-        .find(|dir| dir.join("wit/plugin.wit").is_file() && dir.join("plugins/Cargo.toml").is_file())
+        .find(|dir| {
+            dir.join("wit/plugin@0.1.0/plugin.wit").is_file() && dir.join("plugins/Cargo.toml").is_file()
+        })
         .map(Path::to_owned)
 }

@@ -31,7 +31,7 @@ pub use serde_json as json;
 /// Bindings for the `claim-check` world.
 pub mod claim_check {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/plugin@0.1.0",
         world: "claim-check",
         pub_export_macro: true,
         export_macro_name: "export_claim_check_world",
@@ -68,7 +68,7 @@ pub mod claim_check {
 /// Bindings for the `output-format` world.
 pub mod output_format {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/plugin@0.1.0",
         world: "output-format",
         pub_export_macro: true,
         export_macro_name: "export_output_format_world",
@@ -98,7 +98,7 @@ pub mod output_format {
 /// Bindings for the `verifier` world.
 pub mod verifier {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/plugin@0.1.0",
         world: "verifier",
         pub_export_macro: true,
         export_macro_name: "export_verifier_world",
