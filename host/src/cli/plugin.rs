@@ -10,6 +10,7 @@ use super::args::{Output, PluginCommand, RunArgs};
 use super::{Rejected, finish};
 use crate::config::Config;
 use crate::input;
+use crate::pipeline;
 use crate::plugins::{CopyStatus, Kind, Listed, Located, Runtime, SearchPath, types};
 use crate::render::verification;
 use crate::text::sanitize;
@@ -176,23 +177,17 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
         Some(path) => Some(input::read_text(path, "token", input::MAX_SMALL_FILE_BYTES)?.trim().to_owned()),
         None => None,
     };
-    let ctx = crate::plugins::eval_context(plugin_config);
     if located.manifest.kind == Kind::OutputFormat {
         let outcome = types::AttestationResult { claims, token, verifier: "file".into(), checks: Vec::new() };
+        let ctx = crate::plugins::eval_context(plugin_config);
         return finish(&plugin.format(&ctx, &outcome)?.body, Ok(()));
     }
-    let verdict = plugin.check(&ctx, &claims)?;
+    let outcome = pipeline::Check { plugin, config: plugin_config }.run(&claims)?;
     let output = match args.output {
-        Output::Json => {
-            let report = json!({
-                "plugin": name, "version": located.manifest.version, "sha256": plugin.inspection().digest,
-                "verdict": verification::Verdict::from(&verdict),
-            });
-            format!("{}\n", serde_json::to_string_pretty(&report)?)
-        }
-        Output::Text => verification::verdict_text(&name, &verdict),
+        Output::Json => format!("{}\n", serde_json::to_string_pretty(&verification::Check::of(&outcome))?),
+        Output::Text => verification::verdict_text(&name, &outcome.verdict),
     };
-    let passed = match verdict {
+    let passed = match outcome.verdict {
         types::Verdict::Pass => Ok(()),
         _ => Err(Rejected(format!("claim check '{name}' did not pass")).into()),
     };
