@@ -18,6 +18,26 @@ use serde_json::{Map, Value, json};
 /// Identifies the JSON layout of [`Summary`]; a breaking change gets a new version.
 pub const SCHEMA: &str = "cvm-attest/evidence-summary/v1";
 
+/// `cvm-attest evidence show -o json`: the schema id, the kind of file, one object per section
+/// (`evidence`, `hcl`, `snp`, `tdx`, `tpm`, `event_log`, …, by what the file holds) and the checks.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Document {
+    pub schema: String,
+    pub kind: String,
+    #[serde(flatten)]
+    pub sections: std::collections::BTreeMap<String, Map<String, Value>>,
+    pub checks: Vec<CheckJson>,
+}
+
+/// One consistency check in [`Document`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckJson {
+    pub name: String,
+    pub holds: bool,
+    pub detail: String,
+}
+
 /// Evidence that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -91,20 +111,24 @@ impl Summary {
 
     /// The stable JSON form.
     pub fn to_json(&self) -> Value {
-        let mut root = Map::new();
-        root.insert("schema".into(), SCHEMA.into());
-        root.insert("kind".into(), kind_id(&self.kind).into());
-        for section in &self.sections {
-            let fields = section.fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-            root.insert(section.key.into(), Value::Object(fields));
-        }
-        let checks = self
-            .checks
-            .iter()
-            .map(|c| json!({ "name": c.name, "holds": c.holds, "detail": c.detail }))
-            .collect();
-        root.insert("checks".into(), Value::Array(checks));
-        Value::Object(root)
+        let document = Document {
+            schema: SCHEMA.to_owned(),
+            kind: kind_id(&self.kind).to_owned(),
+            sections: self
+                .sections
+                .iter()
+                .map(|section| {
+                    let fields = section.fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+                    (section.key.to_owned(), fields)
+                })
+                .collect(),
+            checks: self
+                .checks
+                .iter()
+                .map(|c| CheckJson { name: c.name.to_owned(), holds: c.holds, detail: c.detail.clone() })
+                .collect(),
+        };
+        serde_json::to_value(document).unwrap_or_else(|_| unreachable!("plain data serializes"))
     }
 
     fn section(&mut self, key: &'static str, title: &'static str, fields: Vec<(&'static str, Value)>) {

@@ -2,6 +2,9 @@
 //! `evidence show` on the example evidence. A change of output fails here until its new snapshot is
 //! reviewed and accepted (`INSTA_UPDATE=always cargo test … snapshots`, then read the diff).
 
+use cvm_attest::render::summary::Document;
+use cvm_attest::render::verification::Verification;
+
 use crate::support::{cvm_attest, repo_root, shipped_plugins};
 
 /// Stdout of the binary run from the repository root, which must succeed.
@@ -50,6 +53,14 @@ fn verify_outputs() {
                 "json",
             ]))
             .expect("JSON");
+            let typed: Verification =
+                serde_json::from_value(json.clone()).expect("verification/v1 reads back");
+            assert_eq!(typed.schema, "cvm-attest/verification/v1");
+            assert_eq!(
+                serde_json::to_value(&typed).expect("serializes"),
+                json,
+                "nothing lost reading it back"
+            );
             insta::assert_json_snapshot!(format!("verify-{name}-json"), json);
         }
     });
@@ -64,6 +75,13 @@ fn evidence_show_outputs() {
             insta::assert_snapshot!(format!("show-{name}-text"), stdout(&["evidence", "show", evidence]));
             let json: serde_json::Value =
                 serde_json::from_str(&stdout(&["evidence", "show", evidence, "-o", "json"])).expect("JSON");
+            let typed: Document =
+                serde_json::from_value(json.clone()).expect("evidence-summary/v1 reads back");
+            assert_eq!(
+                serde_json::to_value(&typed).expect("serializes"),
+                json,
+                "nothing lost reading it back"
+            );
             insta::assert_json_snapshot!(format!("show-{name}-json"), json);
         }
     });
