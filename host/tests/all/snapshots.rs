@@ -9,6 +9,11 @@ use crate::support::{cvm_attest, repo_root, shipped_plugins};
 
 /// Stdout of the binary run from the repository root, which must succeed.
 fn stdout(args: &[&str]) -> String {
+    output(args, 0)
+}
+
+/// Stdout of the binary run from the repository root, which must exit with `status`.
+fn output(args: &[&str], status: i32) -> String {
     let (dir, config) = shipped_plugins();
     let out = cvm_attest()
         .current_dir(repo_root())
@@ -19,7 +24,7 @@ fn stdout(args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("run cvm-attest");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(status), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
@@ -85,4 +90,47 @@ fn evidence_show_outputs() {
             insta::assert_json_snapshot!(format!("show-{name}-json"), json);
         }
     });
+}
+
+/// `value` is valid under `docs/schemas/NAME`.
+fn assert_valid(schema: &str, value: &serde_json::Value) {
+    let path = repo_root().join("docs/schemas").join(schema);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut compiler = boon::Compiler::new();
+    let url = format!("file://{}", path.display());
+    compiler.add_resource(&url, serde_json::from_str(&text).expect("schema is JSON")).expect("resource");
+    let mut schemas = boon::Schemas::new();
+    let index = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    if let Err(e) = schemas.validate(value, index) {
+        panic!("not valid under {schema}: {e:#}\n{value:#}");
+    }
+}
+
+#[test]
+fn every_json_output_is_valid_under_its_schema() {
+    let json = |args: &[&str], status| -> serde_json::Value {
+        serde_json::from_str(&output(args, status)).expect("JSON")
+    };
+    let snp = "examples/evidence/azure-sev-snp.json";
+    let tdx = "examples/evidence/azure-tdx.json";
+    let check = "claim-equals=examples/checks/sevsnp-cvm.json";
+    for (args, status) in [
+        (&["verify", "--evidence", snp, "-n", "challenge", "-o", "json", "--check", check][..], 0),
+        (&["verify", "--evidence", tdx, "-n", "challenge", "-o", "json", "--check", check][..], 1),
+        (&["verify", "--evidence", snp, "-n", "replayed", "-o", "json"][..], 1),
+        (&["verify", "--evidence", snp, "-o", "json"][..], 0),
+    ] {
+        assert_valid("verification-v1.schema.json", &json(args, status));
+    }
+    for evidence in [snp, tdx, "formats/testdata/azure-snp/trustee-evidence-v0.json"] {
+        assert_valid(
+            "evidence-summary-v1.schema.json",
+            &json(&["evidence", "show", evidence, "-o", "json"], 0),
+        );
+    }
+    // The schemas are not vacuous: an output with a wrong field is refused.
+    let mut wrong = json(&["verify", "--evidence", snp, "-n", "challenge", "-o", "json"], 0);
+    wrong["steps"][0]["status"] = "ok".into();
+    let caught = std::panic::catch_unwind(|| assert_valid("verification-v1.schema.json", &wrong));
+    assert!(caught.is_err(), "a step status outside the enum must be refused");
 }
