@@ -41,8 +41,8 @@ pub const AK_CERT_INDEX: u32 = 0x01C1_01D0;
 pub const AK_HANDLE: u32 = 0x8100_0003;
 /// Size of the report user data.
 pub use cvm_attest_formats::nonce::USER_DATA_LEN;
-/// The vTPM has PCRs 0 to 23 (`sizeofSelect` 3).
-pub const PCR_COUNT: u8 = 24;
+/// The vTPM has PCRs 0 to 23 (`sizeofSelect` 3), the bound evidence bundles hold too.
+pub const PCR_COUNT: u8 = cvm_attest_formats::bundle::MAX_PCR + 1;
 /// The largest qualifying data (nonce) a quote carries: TPM2B_DATA holds one TPMT_HA.
 pub const MAX_QUALIFYING_DATA: usize = 64;
 /// objectAttributes of the ephemeral key (docs/protocol.md §6.4): fixedTPM | fixedParent |
