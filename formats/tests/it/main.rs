@@ -10,6 +10,7 @@ mod bundle;
 mod common;
 mod eventlog;
 mod hcl;
+mod intel;
 mod json;
 mod snp;
 mod tdx;
