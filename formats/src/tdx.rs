@@ -438,7 +438,7 @@ const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const PEM_END: &str = "-----END CERTIFICATE-----";
 
 /// Split PEM text into its `CERTIFICATE` blocks (BEGIN to END line inclusive).
-fn pem_blocks(text: &str) -> Vec<&str> {
+pub(crate) fn pem_blocks(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find(PEM_BEGIN) {

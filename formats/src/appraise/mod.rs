@@ -16,7 +16,7 @@
 //! ([`SnpError`], [`TdxError`], [`VtpmError`]) inside it; the error's message is the step's detail.
 
 pub mod anchors;
-mod cert;
+pub(crate) mod cert;
 pub mod claims;
 mod error;
 mod show;

@@ -146,18 +146,18 @@ impl Cert {
     }
 
     /// `CN=…` of the subject, as step details name Intel's certificates.
-    fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         format!("CN={}", self.common_name())
     }
 
     /// The same certificate, or another issuance with the same key (Intel reissued its root so).
-    fn same_key_as(&self, other: &Cert) -> bool {
+    pub(crate) fn same_key_as(&self, other: &Cert) -> bool {
         self.der == other.der
             || self.x509.tbs_certificate.subject_public_key_info
                 == other.x509.tbs_certificate.subject_public_key_info
     }
 
-    fn key(&self) -> Result<VerifyingKey, TdxError> {
+    pub(crate) fn key(&self) -> Result<VerifyingKey, TdxError> {
         let spki = &self.x509.tbs_certificate.subject_public_key_info;
         VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes())
             .map_err(|_| TdxError::KeyNotP256 { subject: self.subject() })
@@ -174,7 +174,7 @@ impl Cert {
     }
 
     /// Check that `issuer`'s key signed this certificate with ECDSA P-256/SHA-256.
-    fn verify_signed_by(&self, issuer: &Cert) -> Result<(), TdxError> {
+    pub(crate) fn verify_signed_by(&self, issuer: &Cert) -> Result<(), TdxError> {
         let algorithm = &self.x509.signature_algorithm.oid;
         if *algorithm != ECDSA_WITH_SHA256 {
             return Err(TdxError::UnsupportedCertificateAlgorithm {

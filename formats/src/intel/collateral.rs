@@ -10,8 +10,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
 use super::CollateralError;
-use super::cert::{IntelCert, pem_blocks};
 use super::time::DateTime;
+use crate::appraise::cert::Cert;
+use crate::tdx::pem_blocks;
 
 /// The subject common name of the certificate that signs TCB Info and enclave identities.
 pub const TCB_SIGNING_CN: &str = "Intel SGX TCB Signing";
@@ -327,7 +328,8 @@ impl TcbSigningChain {
             return Err(CollateralError::ChainLength { count: blocks.len() });
         };
         let certificate = |position: usize, pem: &str| {
-            IntelCert::from_pem(pem).map_err(|reason| CollateralError::ChainCertificate { position, reason })
+            Cert::from_pem(pem)
+                .map_err(|e| CollateralError::ChainCertificate { position, reason: e.to_string() })
         };
         let signer = certificate(1, signer)?;
         let root = certificate(2, root)?;
@@ -340,8 +342,8 @@ impl TcbSigningChain {
         }
         let mut failures = Vec::new();
         for (index, pem) in intel_roots.iter().enumerate() {
-            let pinned = IntelCert::from_pem(pem)
-                .map_err(|reason| CollateralError::PinnedRoot { position: index + 1, reason })?;
+            let pinned = Cert::from_pem(pem)
+                .map_err(|e| CollateralError::PinnedRoot { position: index + 1, reason: e.to_string() })?;
             if !root.same_key_as(&pinned) {
                 failures.push(format!(
                     "pinned root {}: the chain's root {} has another key",
@@ -352,9 +354,10 @@ impl TcbSigningChain {
             }
             match signer.verify_signed_by(&pinned) {
                 Ok(()) => {
-                    let key = signer
-                        .key()
-                        .map_err(|reason| CollateralError::ChainCertificate { position: 1, reason })?;
+                    let key = signer.key().map_err(|e| CollateralError::ChainCertificate {
+                        position: 1,
+                        reason: e.to_string(),
+                    })?;
                     return Ok(TcbSigningChain { key, signer: subject });
                 }
                 Err(why) => failures.push(format!("pinned root {}: {why}", index + 1)),

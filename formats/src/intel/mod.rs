@@ -9,7 +9,6 @@
 //! * [`PckExtensions`]: FMSPC, PCE ID, SGX TCB component SVNs, PCESVN and CPUSVN of a PCK leaf.
 //! * [`DateTime`]: comparable RFC 3339 instants.
 
-mod cert;
 pub mod collateral;
 pub mod pck;
 mod time;

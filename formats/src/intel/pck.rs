@@ -6,8 +6,12 @@ use x509_cert::der::asn1::{ObjectIdentifier, OctetStringRef};
 use x509_cert::der::{Any, Decode, Reader, SliceReader, Tag, Tagged};
 
 use super::PckError;
-use super::cert::{IntelCert, pem_blocks};
+use x509_cert::Certificate;
+
+use crate::appraise::CertError;
+use crate::appraise::cert::Cert;
 use crate::tdx::TdQuote;
+use crate::tdx::pem_blocks;
 
 /// Intel's SGX extensions of PCK certificates.
 pub const SGX_EXTENSIONS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1");
@@ -41,15 +45,17 @@ impl PckExtensions {
     /// The extensions of a PEM PCK certificate (the first of the text's certificates).
     pub fn from_pem(pem: &str) -> Result<Self, PckError> {
         let block = pem_blocks(pem).first().copied().ok_or(PckError::NoPckCertificate)?;
-        Self::from_certificate(&IntelCert::from_pem(block).map_err(PckError::Certificate)?)
+        Self::from_certificate(&Cert::from_pem(block).map_err(|e| PckError::Certificate(e.to_string()))?)
     }
 
     /// The extensions of a DER PCK certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, PckError> {
-        Self::from_certificate(&IntelCert::from_der(der.to_vec()).map_err(PckError::Certificate)?)
+        let x509 = Certificate::from_der(der)
+            .map_err(|e| PckError::Certificate(CertError::NotX509 { reason: e.to_string() }.to_string()))?;
+        Self::from_certificate(&Cert { der: der.to_vec(), x509 })
     }
 
-    fn from_certificate(cert: &IntelCert) -> Result<Self, PckError> {
+    fn from_certificate(cert: &Cert) -> Result<Self, PckError> {
         let value = cert.extension(SGX_EXTENSIONS).ok_or(PckError::NoSgxExtensions)?;
         let (mut fmspc, mut pce_id, mut tcb) = (None, None, None);
         let value = Any::from_der(value)
