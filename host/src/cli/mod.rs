@@ -52,19 +52,11 @@ fn exit_status(err: &anyhow::Error) -> u8 {
 
 /// Whether the error is the machine's, not the user's input: no TPM, a service that does not answer.
 fn is_environment(err: &anyhow::Error) -> bool {
-    use crate::evidence::{collect::Error as Collect, imds::Error as Imds, vtpm::Error as Vtpm};
-    let vtpm = |e: &Vtpm| {
-        !matches!(e, Vtpm::InvalidTcti { .. } | Vtpm::InvalidPcrIndex { .. } | Vtpm::NoPcrsSelected)
-    };
-    let imds = |e: &Imds| matches!(e, Imds::Unreachable { .. } | Imds::Status { .. });
+    use crate::evidence::{collect, imds, vtpm};
     err.chain().any(|e| {
-        e.downcast_ref::<Vtpm>().is_some_and(vtpm)
-            || e.downcast_ref::<Imds>().is_some_and(imds)
-            || e.downcast_ref::<Collect>().is_some_and(|e| match e {
-                Collect::Vtpm(e) => vtpm(e),
-                Collect::Imds(e) => imds(e),
-                _ => false,
-            })
+        e.downcast_ref::<vtpm::Error>().is_some_and(vtpm::Error::is_environment)
+            || e.downcast_ref::<imds::Error>().is_some_and(imds::Error::is_environment)
+            || e.downcast_ref::<collect::Error>().is_some_and(collect::Error::is_environment)
     })
 }
 

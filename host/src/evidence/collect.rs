@@ -50,6 +50,17 @@ pub enum Error {
     Pcrs(cvm_attest_formats::bundle::Error),
 }
 
+impl Error {
+    /// Whether the machine or a service is at fault (see the vTPM's and IMDS's errors).
+    pub fn is_environment(&self) -> bool {
+        match self {
+            Error::Vtpm(e) => e.is_environment(),
+            Error::Imds(e) => e.is_environment(),
+            _ => false,
+        }
+    }
+}
+
 /// Something the user should know about collected evidence that did not stop collection.
 pub type Warning = String;
 

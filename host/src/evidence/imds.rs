@@ -37,6 +37,13 @@ pub enum Error {
     BadResponse { url: String, reason: String },
 }
 
+impl Error {
+    /// Whether the service is at fault (unreachable, or answering with an error), not the URL given.
+    pub fn is_environment(&self) -> bool {
+        matches!(self, Error::Unreachable { .. } | Error::Status { .. })
+    }
+}
+
 /// How often and how patiently to retry transient failures.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {

@@ -121,3 +121,11 @@ pub enum Error {
     #[error("{command} returned an unexpected answer: {reason}")]
     UnexpectedResponse { command: Command, reason: String },
 }
+
+impl Error {
+    /// Whether the machine is at fault (no TPM, no permission, not provisioned, busy), not the
+    /// caller's arguments: the CLI exits 3 for these.
+    pub fn is_environment(&self) -> bool {
+        !matches!(self, Error::InvalidTcti { .. } | Error::InvalidPcrIndex { .. } | Error::NoPcrsSelected)
+    }
+}
