@@ -216,21 +216,18 @@ fn check_pins(
                 manifest_actual: manifest_digest.to_owned(),
             });
         }
-        if shipped == Shipped::Differs {
-            tracing::warn!(
-                plugin,
-                sha256 = digest,
-                manifest_sha256 = manifest_digest,
-                "plugin is not pinned by digest, and is not the build of it that {LOCK_PATH} pins (changed it? run {LOCK_COMMAND})"
-            );
-        } else {
-            tracing::warn!(
-                plugin,
-                sha256 = digest,
-                manifest_sha256 = manifest_digest,
-                "plugin is not pinned by digest"
-            );
-        }
+        let hint = match shipped {
+            Shipped::Differs => {
+                format!(", and is not the build of it that {LOCK_PATH} pins (changed it? run {LOCK_COMMAND})")
+            }
+            _ => String::new(),
+        };
+        tracing::warn!(
+            plugin,
+            sha256 = digest,
+            manifest_sha256 = manifest_digest,
+            "plugin is not pinned by digest{hint}"
+        );
     }
     Ok(())
 }
