@@ -12,9 +12,9 @@
 //! * [`eventlog`]: TCG event logs (SHA-1 and crypto-agile) and the TDX CCEL, replayed to PCRs/RTMRs.
 //! * [`thim`]: the IMDS THIM certification document (VCEK and its chain).
 //! * [`bundle`]: the evidence bundle v1 and the other evidence encodings readers accept.
-//! * `intel`: Intel collateral for TDX: signed TCB Info and TD_QE identity, the TCB signing chain,
-//!   and the SGX extension of PCK certificates. Behind the feature `intel-collateral` until the
-//!   appraisal uses it.
+//! * [`intel`]: Intel collateral for TDX: signed TCB Info and TD_QE identity, the TCB signing chain,
+//!   and the SGX extension of PCK certificates, and their evaluation (`tdx-tcb-status`).
+//! * [`time`]: RFC 3339 instants, the time validity and freshness are judged at.
 //! * [`json`]: strict JSON (no repeated object keys at any depth), for every JSON input.
 //! * [`appraise`]: offline appraisal of a bundle (AMD/Intel chains, reports, binding, vTPM quote) into
 //!   MAA-shaped claims, step by step; the logic of the `offline` verifier plugin.
@@ -28,7 +28,6 @@ pub mod bundle;
 mod error;
 pub mod eventlog;
 pub mod hcl;
-#[cfg(feature = "intel-collateral")]
 pub mod intel;
 pub mod json;
 pub mod nonce;
@@ -36,6 +35,7 @@ pub mod reader;
 pub mod snp;
 pub mod tdx;
 pub mod thim;
+pub mod time;
 pub mod tpm;
 
 pub use error::ParseError;

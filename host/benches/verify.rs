@@ -10,6 +10,7 @@ use cvm_attest::pipeline::evidence as verify;
 use cvm_attest::plugins::{Policy, Runtime};
 use cvm_attest_formats::appraise::{self, TrustAnchors};
 use cvm_attest_formats::bundle::Timestamp;
+use cvm_attest_formats::time::DateTime;
 
 #[allow(dead_code)]
 #[path = "../tests/all/support.rs"]
@@ -39,8 +40,13 @@ fn bench(c: &mut Criterion) {
         let path = repo_root().join(file);
         let at = Timestamp::parse("2026-11-28T00:00:00Z").expect("timestamp");
         let bundle = verify::read_evidence(&std::fs::read(&path).expect("fixture"), at).expect("evidence");
-        let policy =
-            appraise::Policy { expected_nonce: Some(b"challenge"), anchors: &anchors, collateral: &[] };
+        let when = DateTime::parse("2026-12-01T00:00:00Z").expect("timestamp");
+        let policy = appraise::Policy {
+            expected_nonce: Some(b"challenge"),
+            anchors: &anchors,
+            collateral: appraise::Collateral::default(),
+            at: &when,
+        };
         assert!(appraise::appraise(&bundle, &policy).claims.is_some(), "{name} verifies");
         let request = verify::request(&bundle, Some(b"challenge".to_vec()), Vec::new(), Vec::new());
         let ctx = ctx("");

@@ -18,6 +18,7 @@
 pub mod anchors;
 pub(crate) mod cert;
 pub mod claims;
+pub mod collateral;
 mod error;
 mod show;
 pub mod snp;
@@ -30,8 +31,10 @@ use crate::bundle::{EvidenceBundle, Platform};
 use crate::hcl::{HardwareReport, HclReport, RuntimeClaims};
 use crate::nonce;
 use crate::tdx::{TdQuote, TdReport};
+use crate::time::DateTime;
 
 pub use anchors::TrustAnchors;
+pub use collateral::Collateral;
 pub use error::{AppraisalError, CertError, PcrMismatch, SnpError, TdxError, VtpmError};
 
 /// How one step ended.
@@ -138,7 +141,9 @@ pub struct Policy<'a> {
     /// The nonce the evidence must carry, when freshness is to be checked.
     pub expected_nonce: Option<&'a [u8]>,
     pub anchors: &'a TrustAnchors,
-    pub collateral: &'a [tdx::Collateral<'a>],
+    pub collateral: Collateral<'a>,
+    /// The time certificate validity, CRLs and collateral are judged at.
+    pub at: &'a DateTime,
 }
 
 /// The outcome of one appraisal.
@@ -186,7 +191,7 @@ fn appraise_steps(
             };
             let quote =
                 steps.require("tdx-quote", quote, |q| format!("TD quote version {}", q.header().version))?;
-            tdx::appraise(&quote, Some(&td_report), policy.anchors, policy.collateral, steps)?;
+            tdx::appraise(&quote, Some(&td_report), policy.anchors, &policy.collateral, policy.at, steps)?;
             td_quote = quote;
             claims::Hardware::Tdx(&td_quote)
         }

@@ -27,50 +27,10 @@ use x509_cert::der::{Decode, Header, Reader, SliceReader};
 use x509_cert::ext::pkix::BasicConstraints;
 
 use super::cert::Cert;
+use super::collateral::Collateral;
 use super::{Steps, TdxError, TrustAnchors};
 use crate::tdx::{Measurement, TdQuote, TdReport};
-
-/// Intel collateral supplied by the operator (e.g. TCB info JSON), by a name in
-/// [`COLLATERAL_NAMES`].
-#[derive(Debug, Clone, Copy)]
-pub struct Collateral<'a> {
-    name: &'a str,
-    data: &'a [u8],
-}
-
-/// The collateral name of Intel's TDX TCB info.
-const TCB_INFO: &str = "intel-tcb-info";
-
-/// Every collateral name the offline verifier accepts (`--collateral NAME=FILE`), for help texts.
-pub const COLLATERAL_NAMES: [&str; 2] = [TCB_INFO, "intel-tcb-signing-chain"];
-
-/// Collateral the operator named wrongly.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CollateralError {
-    #[error("unknown collateral `{0}`: expected one of intel-tcb-info, intel-tcb-signing-chain")]
-    UnknownName(String),
-}
-
-impl<'a> Collateral<'a> {
-    /// Collateral named `name`, which must be one of [`COLLATERAL_NAMES`]: a misspelt name would
-    /// otherwise be ignored without a word. Call it before appraising to report the mistake.
-    pub fn new(name: &'a str, data: &'a [u8]) -> Result<Self, CollateralError> {
-        if COLLATERAL_NAMES.contains(&name) {
-            Ok(Collateral { name, data })
-        } else {
-            Err(CollateralError::UnknownName(name.to_owned()))
-        }
-    }
-
-    pub fn name(&self) -> &'a str {
-        self.name
-    }
-
-    pub fn data(&self) -> &'a [u8] {
-        self.data
-    }
-}
+use crate::time::DateTime;
 
 const PCK_CHAIN: &str = "tdx-pck-chain";
 const QE_REPORT_SIGNATURE: &str = "tdx-qe-report-signature";
@@ -114,7 +74,8 @@ pub fn appraise(
     quote: &TdQuote,
     td_report: Option<&TdReport>,
     anchors: &TrustAnchors,
-    collateral: &[Collateral<'_>],
+    collateral: &Collateral<'_>,
+    at: &DateTime,
     steps: &mut Steps,
 ) -> Option<()> {
     let pck_key = check_with(steps, PCK_CHAIN, pck_chain(quote, anchors))?;
@@ -129,7 +90,7 @@ pub fn appraise(
         ),
     }
     steps.check(TD_ATTRIBUTES, td_attributes(quote))?;
-    tcb_status(collateral, steps);
+    tcb_status(collateral, at, steps);
     Some(())
 }
 
@@ -369,13 +330,12 @@ pub(crate) fn debug_reason(attributes: u64) -> &'static str {
 }
 
 /// TCB status needs Intel's TCB info, which the quote does not carry.
-fn tcb_status(collateral: &[Collateral<'_>], steps: &mut Steps) {
-    let why = if collateral.iter().any(|item| item.name == TCB_INFO) {
-        "TCB status is not evaluated: reading Intel TCB info collateral (`intel-tcb-info`) is not implemented \
-         yet, so the supplied collateral was ignored"
+fn tcb_status(collateral: &Collateral<'_>, _at: &DateTime, steps: &mut Steps) {
+    let why = if collateral.tdx_tcb_info.is_some() {
+        "TCB status is not evaluated yet: the supplied `tdx-tcb-info` was ignored"
     } else {
-        "TCB status needs Intel TCB info collateral (`intel-tcb-info`); supply it with its signing chain \
-         (`intel-tcb-signing-chain`) as verify-request collateral"
+        "TCB status needs Intel's TDX TCB Info (`tdx-tcb-info`) with its signing chain \
+         (`intel-tcb-signing-chain`) and the TD_QE identity (`tdx-qe-identity`) as collateral"
     };
     steps.not_evaluated(TCB_STATUS, why);
 }

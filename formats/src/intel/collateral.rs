@@ -10,9 +10,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
 use super::CollateralError;
-use super::time::DateTime;
 use crate::appraise::cert::Cert;
 use crate::tdx::pem_blocks;
+use crate::time::DateTime;
 
 /// The subject common name of the certificate that signs TCB Info and enclave identities.
 pub const TCB_SIGNING_CN: &str = "Intel SGX TCB Signing";

@@ -11,14 +11,13 @@
 
 pub mod collateral;
 pub mod pck;
-mod time;
 
+pub use crate::time::DateTime;
 pub use collateral::{
     Document, EnclaveIdentity, IsvSvn, IsvTcbLevel, Signed, SignedQeIdentity, SignedTcbInfo, TCB_SIGNING_CN,
     TcbComponent, TcbInfo, TcbLevel, TcbSigningChain, TcbStatus, TdxModule, TdxModuleIdentity, TdxTcb,
 };
 pub use pck::{PckExtensions, SGX_EXTENSIONS};
-pub use time::DateTime;
 
 /// Why a collateral document or its signing chain was refused. Each variant names the document
 /// (`TDX TCB Info`, `TD_QE identity`) or the certificate.

@@ -1,7 +1,7 @@
 //! Operator trust anchors and collateral names: checked once, when built, and refused by name.
 
 use cvm_attest_formats::appraise::anchors::{AnchorError, NAMES, TrustAnchors};
-use cvm_attest_formats::appraise::tdx::{COLLATERAL_NAMES, Collateral, CollateralError};
+use cvm_attest_formats::appraise::collateral::{self, Collateral, CollateralError};
 use cvm_attest_formats::appraise::{Status, Steps, snp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::Generation;
@@ -138,16 +138,27 @@ fn every_listed_anchor_name_is_known() {
 }
 
 #[test]
-fn unknown_collateral_names_are_refused() {
-    assert_eq!(COLLATERAL_NAMES, ["intel-tcb-info", "intel-tcb-signing-chain"]);
-    for name in COLLATERAL_NAMES {
-        let collateral = Collateral::new(name, b"{}").expect("a known name");
-        assert_eq!((collateral.name(), collateral.data()), (name, &b"{}"[..]));
+fn collateral_is_taken_by_name_and_misspelt_or_repeated_names_are_refused() {
+    let items: Vec<(&str, &[u8])> = collateral::NAMES.iter().map(|name| (*name, name.as_bytes())).collect();
+    let all = Collateral::from_named(items).expect("known names");
+    let slots = [
+        all.tdx_tcb_info,
+        all.tdx_qe_identity,
+        all.intel_tcb_signing_chain,
+        all.intel_root_crl,
+        all.intel_pck_crl,
+        all.amd_crl,
+    ];
+    for (name, slot) in collateral::NAMES.iter().zip(slots) {
+        assert_eq!(slot, Some(name.as_bytes()), "{name} lands in its own slot");
     }
-    let err = Collateral::new("intel-tcb-infos", b"{}").unwrap_err();
-    assert_eq!(err, CollateralError::UnknownName("intel-tcb-infos".to_owned()));
+    let err = Collateral::from_named([("intel-tcb-info", &b"{}"[..])]).unwrap_err();
+    assert_eq!(err, CollateralError::UnknownName("intel-tcb-info".to_owned()));
     assert_eq!(
         err.to_string(),
-        "unknown collateral `intel-tcb-infos`: expected one of intel-tcb-info, intel-tcb-signing-chain"
+        "unknown collateral `intel-tcb-info`: expected one of tdx-tcb-info, tdx-qe-identity, \
+         intel-tcb-signing-chain, intel-root-crl, intel-pck-crl, amd-crl"
     );
+    let twice = Collateral::from_named([("amd-crl", &b"a"[..]), ("amd-crl", &b"b"[..])]).unwrap_err();
+    assert_eq!(twice, CollateralError::Repeated("amd-crl".to_owned()));
 }

@@ -7,11 +7,14 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::appraise::claims::{Hardware, azure_vm, sevsnpvm};
-use cvm_attest_formats::appraise::{AppraisalError, Policy, Status, Steps, TrustAnchors, appraise, snp, tdx};
+use cvm_attest_formats::appraise::{
+    AppraisalError, Collateral, Policy, Status, Steps, TrustAnchors, appraise, snp, tdx,
+};
 use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
 use cvm_attest_formats::tdx::TdQuote;
+use cvm_attest_formats::time::DateTime;
 use cvm_attest_formats::tpm::Public;
 use serde_json::{Map, Value, json};
 
@@ -38,7 +41,10 @@ fn hardware_steps(bundle: &EvidenceBundle, hardware: Hardware<'_>) -> Steps {
     let anchors = TrustAnchors::builtin();
     let outcome = match hardware {
         Hardware::Snp(report) => snp::appraise(report, bundle.vcek_chain.as_deref(), &anchors, &mut steps),
-        Hardware::Tdx(quote) => tdx::appraise(quote, None, &anchors, &[], &mut steps),
+        Hardware::Tdx(quote) => {
+            let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
+            tdx::appraise(quote, None, &anchors, &Collateral::default(), &when, &mut steps)
+        }
     };
     assert_eq!(outcome, Some(()), "{steps:#?}");
     steps
@@ -159,7 +165,13 @@ fn an_unsigned_os_block_makes_no_claims() {
     assert_eq!(bundle.os.as_ref().map(|os| os.distro.as_str()), Some("Attacker"));
 
     let anchors = TrustAnchors::builtin();
-    let policy = Policy { expected_nonce: Some(b"challenge"), anchors: &anchors, collateral: &[] };
+    let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
+    let policy = Policy {
+        expected_nonce: Some(b"challenge"),
+        anchors: &anchors,
+        collateral: Collateral::default(),
+        at: &when,
+    };
     let appraisal = appraise(&bundle, &policy);
     let claims =
         appraisal.claims.unwrap_or_else(|| panic!("genuine evidence verifies: {:#?}", appraisal.steps));

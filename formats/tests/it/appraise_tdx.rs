@@ -5,11 +5,12 @@
 
 use base64::Engine;
 use cvm_attest_formats::appraise::anchors::TrustAnchors;
-use cvm_attest_formats::appraise::tdx::{Collateral, appraise, td_attributes};
-use cvm_attest_formats::appraise::{self, AppraisalError, Policy, Status, Steps, TdxError};
+use cvm_attest_formats::appraise::tdx::{appraise, td_attributes};
+use cvm_attest_formats::appraise::{self, AppraisalError, Collateral, Policy, Status, Steps, TdxError};
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::tdx::{TdQuote, TdReport};
+use cvm_attest_formats::time::DateTime;
 
 const TRUSTEE_QUOTE: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-td-quote.bin");
 const TRUSTEE_HCL: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-hcl-report-tdx.bin");
@@ -57,7 +58,8 @@ fn td_report(hcl: &[u8]) -> TdReport {
 fn run(quote: &[u8], report: Option<&TdReport>, anchors: &TrustAnchors) -> (Option<()>, Steps) {
     let quote = TdQuote::parse(quote).expect("a valid TD quote");
     let mut steps = Steps::default();
-    let outcome = appraise(&quote, report, anchors, &[], &mut steps);
+    let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
+    let outcome = appraise(&quote, report, anchors, &Collateral::default(), &when, &mut steps);
     (outcome, steps)
 }
 
@@ -316,8 +318,9 @@ fn v5_signed_bytes_include_the_body_descriptor() {
 fn tcb_info_collateral_is_not_evaluated_yet() {
     let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
     let mut steps = Steps::default();
-    let collateral = [Collateral::new("intel-tcb-info", b"{}").unwrap()];
-    assert_eq!(appraise(&quote, None, &TrustAnchors::builtin(), &collateral, &mut steps), Some(()));
+    let collateral = Collateral { tdx_tcb_info: Some(b"{}"), ..Collateral::default() };
+    let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
+    assert_eq!(appraise(&quote, None, &TrustAnchors::builtin(), &collateral, &when, &mut steps), Some(()));
     let last = steps.as_slice().last().unwrap();
     assert_eq!((last.name, last.status), ("tdx-tcb-status", Status::NotEvaluated));
 }
@@ -382,7 +385,13 @@ fn genuine_tdx_evidence_passes_tdx_td_attributes_end_to_end() {
     let at = Timestamp::parse("2026-11-27T21:31:00Z").unwrap();
     let bundle = EvidenceBundle::from_coco_json(COCO_TDX_V1, at).unwrap();
     let anchors = TrustAnchors::builtin();
-    let policy = Policy { expected_nonce: Some(b"challenge"), anchors: &anchors, collateral: &[] };
+    let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
+    let policy = Policy {
+        expected_nonce: Some(b"challenge"),
+        anchors: &anchors,
+        collateral: Collateral::default(),
+        at: &when,
+    };
     let appraisal = appraise::appraise(&bundle, &policy);
     let step = appraisal.steps.as_slice().iter().find(|step| step.name == "tdx-td-attributes");
     assert_eq!(step.map(|step| step.status), Some(Status::Passed), "{:#?}", appraisal.steps);

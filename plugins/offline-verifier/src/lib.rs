@@ -3,10 +3,11 @@
 //! All appraisal logic is `cvm_attest_formats::appraise`, shared with the host's benchmarks and the
 //! simulator; this crate only translates between the WIT types and that library.
 
-use cvm_attest_formats::appraise::{self, Policy, Status, TrustAnchors, tdx::Collateral};
+use cvm_attest_formats::appraise::{self, Collateral, Policy, Status, TrustAnchors};
 use cvm_attest_formats::bundle::{
     EphemeralKey, EvidenceBundle, OsInfo, PcrBank, Pcrs, Platform, Timestamp, TpmEvidence,
 };
+use cvm_attest_formats::time::DateTime;
 use cvm_attest_plugin_sdk::verifier::{
     self, EvalContext, PluginError, PluginInfo, Step, StepStatus, Verified, VerifyRequest,
 };
@@ -30,7 +31,7 @@ impl verifier::Plugin for Offline {
         }
     }
 
-    fn verify(_ctx: EvalContext, request: VerifyRequest) -> Result<Verified, PluginError> {
+    fn verify(ctx: EvalContext, request: VerifyRequest) -> Result<Verified, PluginError> {
         let bundle = bundle(request.evidence).map_err(PluginError::InvalidInput)?;
         let anchors = if request.trust_anchors.is_empty() {
             TrustAnchors::builtin()
@@ -39,16 +40,21 @@ impl verifier::Plugin for Offline {
                 request.trust_anchors.iter().map(|b| (b.name.as_str(), b.data.as_slice())).collect();
             TrustAnchors::from_operator(&named).map_err(|e| PluginError::InvalidConfig(e.to_string()))?
         };
-        let collateral = request
-            .collateral
-            .iter()
-            .map(|b| Collateral::new(&b.name, &b.data))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
+        let collateral =
+            Collateral::from_named(request.collateral.iter().map(|b| (b.name.as_str(), &b.data[..])))
+                .map_err(|e| PluginError::InvalidConfig(e.to_string()))?;
+        // Validity and freshness are judged at the host's evaluation time (`--at`, by default now).
+        let at = i64::try_from(ctx.now_unix_ms / 1000)
+            .ok()
+            .and_then(DateTime::from_unix_seconds)
+            .ok_or_else(|| {
+                PluginError::InvalidInput(format!("evaluation time {} ms is out of range", ctx.now_unix_ms))
+            })?;
         let policy = Policy {
             expected_nonce: request.expected_nonce.as_deref(),
             anchors: &anchors,
-            collateral: &collateral,
+            collateral,
+            at: &at,
         };
         let appraisal = appraise::appraise(&bundle, &policy);
         let steps = appraisal
