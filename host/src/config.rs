@@ -9,8 +9,10 @@
 //! amd-ark-milan = "/etc/cvm-attest/ark.pem"
 //! amd-ask-milan = "/etc/cvm-attest/ask.pem"
 //!
-//! [collateral]                              # endorsements handed to verifiers
-//! intel-tcb-info = "/etc/cvm-attest/tcb-info.json"
+//! [collateral]                              # endorsements handed to verifiers (see `verify --help`)
+//! tdx-tcb-info = "/etc/cvm-attest/tdx-tcb-info.json"
+//! tdx-qe-identity = "/etc/cvm-attest/tdx-qe-identity.json"
+//! intel-tcb-signing-chain = "/etc/cvm-attest/tcb-signing-chain.pem"
 //!
 //! [plugins.claim-equals]
 //! sha256 = "9f2c..."                        # refuse the plugin unless its bytes hash to this
@@ -43,7 +45,7 @@ pub struct Config {
     /// Named PEM files that replace a verifier's built-in trust anchors (`amd-ark-milan`, …).
     #[serde(default)]
     pub trust_anchors: BTreeMap<String, PathBuf>,
-    /// Named files handed to verifiers as collateral (`intel-tcb-info`, …).
+    /// Named files handed to verifiers as collateral (`tdx-tcb-info`, `amd-crl`, …).
     #[serde(default)]
     pub collateral: BTreeMap<String, PathBuf>,
     #[serde(default)]

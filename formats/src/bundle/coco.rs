@@ -133,6 +133,7 @@ pub(super) fn read(json: &[u8], collected_at: Timestamp) -> Result<EvidenceBundl
         },
         event_log: None,
         os: None,
+        collateral: BTreeMap::new(),
     })
 }
 

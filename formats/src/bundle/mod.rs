@@ -147,6 +147,8 @@ pub struct EvidenceBundle {
     pub event_log: Option<Vec<u8>>,
     /// The guest OS, as the collector read it. Nothing signs it, so appraisal makes no claim of it.
     pub os: Option<OsInfo>,
+    /// Collateral carried with the evidence, by name (see [`crate::appraise::collateral`]).
+    pub collateral: BTreeMap<String, Vec<u8>>,
 }
 
 /// The vTPM part of a bundle.
@@ -394,6 +396,12 @@ impl EvidenceBundle {
                 version_major: os.version_major,
                 version_minor: os.version_minor,
             }),
+            collateral: w
+                .collateral
+                .unwrap_or_default()
+                .iter()
+                .map(|(name, text)| Ok((name.clone(), base64_field(&format!("collateral.{name}"), text)?)))
+                .collect::<Result<_, Error>>()?,
         })
     }
 
@@ -434,6 +442,8 @@ impl EvidenceBundle {
                 version_major: os.version_major,
                 version_minor: os.version_minor,
             }),
+            collateral: (!self.collateral.is_empty())
+                .then(|| self.collateral.iter().map(|(name, data)| (name.clone(), b64(data))).collect()),
         }
     }
 }

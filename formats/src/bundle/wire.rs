@@ -7,7 +7,7 @@
 //!   "tpm": { "ak_public": "...", "ak_cert": "...", "quote": "...", "quote_signature": "...",
 //!            "pcr_bank": "sha256", "pcrs": { "0": "e15c...", "1": "..." },
 //!            "ephemeral_key": null },
-//!   "event_log": null, "os": null }
+//!   "event_log": null, "os": null, "collateral": null }
 //! ```
 //!
 //! * Byte strings are standard base64 with padding (RFC 4648 §4). PCR values are lower-case hex
@@ -54,6 +54,13 @@ pub struct BundleV1 {
     /// it as attested.
     #[serde(default)]
     pub os: Option<Os>,
+    /// Endorsements the verifier may need, carried with the evidence so that it can be appraised
+    /// elsewhere: collateral name (`tdx-tcb-info`, `amd-crl`, … as for `--collateral`) to the
+    /// file's bytes, base64; `null` when none. They are as trustworthy as their signatures: the
+    /// verifier checks each against its pinned roots, and an operator's file of the same name
+    /// replaces the bundle's.
+    #[serde(default)]
+    pub collateral: Option<BTreeMap<String, String>>,
 }
 
 /// The vTPM evidence.

@@ -432,9 +432,21 @@ fn bundles() -> impl Strategy<Value = EvidenceBundle> {
         tpm(),
         prop::option::of(bytes(600)),
         os,
+        prop::collection::btree_map("[a-z-]{1,20}", bytes(300), 0..3),
     )
         .prop_map(
-            |(platform, collected_at, nonce, hcl_report, vcek_chain, td_quote, tpm, event_log, os)| {
+            |(
+                platform,
+                collected_at,
+                nonce,
+                hcl_report,
+                vcek_chain,
+                td_quote,
+                tpm,
+                event_log,
+                os,
+                collateral,
+            )| {
                 EvidenceBundle {
                     platform,
                     collected_at,
@@ -445,6 +457,7 @@ fn bundles() -> impl Strategy<Value = EvidenceBundle> {
                     tpm,
                     event_log,
                     os,
+                    collateral,
                 }
             },
         )

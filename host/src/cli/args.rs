@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cvm_attest_formats::time::DateTime;
 
 use crate::evidence::vtpm::PCR_COUNT;
 
@@ -122,6 +123,11 @@ pub struct CollectArgs {
     #[arg(long, value_name = "FILE", default_value = crate::evidence::collect::EVENT_LOG_PATH)]
     pub event_log: PathBuf,
 
+    /// Carry collateral in the bundle as NAME=FILE (repeatable), so it can be verified elsewhere
+    /// without it. Names as for `verify --collateral`
+    #[arg(long, value_name = "NAME=FILE", value_parser = parse_named_file)]
+    pub collateral: Vec<(String, PathBuf)>,
+
     #[command(flatten)]
     pub sources: Sources,
 }
@@ -152,14 +158,30 @@ pub struct VerifyArgs {
     #[arg(long = "trust-anchor", value_name = "NAME=FILE", value_parser = parse_named_file)]
     pub trust_anchors: Vec<(String, PathBuf)>,
 
-    /// Collateral for the verifier as NAME=FILE (repeatable). Names: intel-tcb-info
+    /// Collateral for the verifier as NAME=FILE (repeatable; adds to the configuration's
+    /// [collateral] and replaces the bundle's of the same name). Names: tdx-tcb-info,
+    /// tdx-qe-identity, intel-tcb-signing-chain (Intel PCS JSON and PEM), intel-root-crl,
+    /// intel-pck-crl, amd-crl (DER)
     #[arg(long, value_name = "NAME=FILE", value_parser = parse_named_file)]
     pub collateral: Vec<(String, PathBuf)>,
+
+    /// Judge certificate validity, CRLs and collateral freshness as of this time (RFC 3339, e.g.
+    /// 2025-10-20T00:00:00Z) instead of now, to verify old evidence as of its day
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub at: Option<DateTime>,
 
     /// `text` (a table of steps), `json` (stable, schema cvm-attest/verification/v1), or the name of
     /// an output-format plugin
     #[arg(short, long, value_name = "FORMAT", default_value = "text")]
     pub output: String,
+}
+
+fn parse_time(text: &str) -> Result<DateTime, String> {
+    match DateTime::parse(text) {
+        Ok(time) if time.unix_seconds() >= 0 => Ok(time),
+        Ok(_) => Err(format!("`{text}` is before 1970, which no certificate here is valid at")),
+        Err(_) => Err(format!("`{text}` is not an RFC 3339 date-time such as 2025-10-20T00:00:00Z")),
+    }
 }
 
 fn parse_named_file(text: &str) -> Result<(String, PathBuf), String> {

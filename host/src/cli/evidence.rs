@@ -1,6 +1,10 @@
 //! `cvm-attest evidence collect | show`.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use anyhow::Context;
+use cvm_attest_formats::appraise;
 
 use super::args::{CollectArgs, EvidenceCommand, Output};
 use super::{Rejected, finish, write_output};
@@ -33,7 +37,8 @@ pub fn run(cmd: EvidenceCommand) -> anyhow::Result<()> {
 }
 
 fn collect(args: &CollectArgs) -> anyhow::Result<()> {
-    // The URL first: a mistyped flag is reported before the TPM is touched.
+    // The operator's files and the URL first: a mistake is reported before the TPM is touched.
+    let collateral = read_collateral(&args.collateral)?;
     let imds = Imds::new(&args.sources.imds, Retry::default())?;
     let mut vtpm = Vtpm::open(&args.sources.tpm)?;
     let request = Request {
@@ -42,11 +47,31 @@ fn collect(args: &CollectArgs) -> anyhow::Result<()> {
         event_log: args.event_log.clone(),
         os_release: collect::OS_RELEASE_PATH.into(),
     };
-    let (bundle, warnings) = collect::collect(&mut vtpm, &imds, &request)?;
+    let (mut bundle, warnings) = collect::collect(&mut vtpm, &imds, &request)?;
+    bundle.collateral = collateral;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
     write_output(&args.out, bundle.to_json().as_bytes())?;
     tracing::info!(platform = bundle.platform.name(), out = %args.out.display(), "evidence collected");
     Ok(())
+}
+
+/// `--collateral NAME=FILE` files, to carry in the bundle: known names only, each once.
+fn read_collateral(files: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    let mut collateral = BTreeMap::new();
+    for (name, path) in files {
+        if !appraise::collateral::NAMES.contains(&name.as_str()) {
+            anyhow::bail!(
+                "--collateral {name}={}: unknown collateral name; expected one of {}",
+                path.display(),
+                appraise::collateral::NAMES.join(", ")
+            );
+        }
+        let data = input::read(path, "collateral", input::MAX_SMALL_FILE_BYTES)?;
+        if collateral.insert(name.clone(), data).is_some() {
+            anyhow::bail!("--collateral {name} is given twice");
+        }
+    }
+    Ok(collateral)
 }

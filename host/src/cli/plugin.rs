@@ -182,7 +182,8 @@ fn run_plugin(args: &RunArgs, search: &SearchPath, config: &Config) -> anyhow::R
         let ctx = crate::plugins::eval_context(plugin_config);
         return finish(&plugin.format(&ctx, &outcome)?.body, Ok(()));
     }
-    let outcome = pipeline::Check { plugin, config: plugin_config }.run(&claims)?;
+    let outcome =
+        pipeline::Check { plugin, config: plugin_config }.run(&claims, crate::clock::now_unix_ms())?;
     let output = match args.output {
         Output::Json => format!("{}\n", serde_json::to_string_pretty(&verification::Check::of(&outcome))?),
         Output::Text => verification::verdict_text(&name, &outcome.verdict),

@@ -56,7 +56,13 @@ pub fn verify(args: &VerifyArgs, config: &Config, search: &SearchPath) -> anyhow
         .map(|spec| check(&runtime, search, config, spec))
         .collect::<anyhow::Result<_>>()?;
     let expected_nonce = args.nonce.bytes();
-    let request = pipeline::Request { bundle, verifier, expected_nonce, trust_anchors, collateral, checks };
+    let at_unix_ms = match &args.at {
+        // `parse_time` refuses times before 1970.
+        Some(at) => u64::try_from(at.unix_seconds()).unwrap_or(0).saturating_mul(1000),
+        None => crate::clock::now_unix_ms(),
+    };
+    let request =
+        pipeline::Request { bundle, verifier, expected_nonce, trust_anchors, collateral, checks, at_unix_ms };
     Ok(Verify { request, format, anchor_files, collateral_files })
 }
 

@@ -135,6 +135,7 @@ pub fn collect(
         },
         event_log,
         os,
+        collateral: BTreeMap::new(),
     };
     Ok((bundle, warnings))
 }

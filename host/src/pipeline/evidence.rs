@@ -57,25 +57,38 @@ pub fn read_blobs<'a>(
         .map(|(name, path)| {
             let data = crate::input::read(path, what, crate::input::MAX_SMALL_FILE_BYTES)
                 .map_err(|source| Error::ReadBlob { what, name: name.clone(), source })?;
-            let media_type = if data.starts_with(b"-----BEGIN") {
-                "application/x-pem-file"
-            } else if data.trim_ascii_start().starts_with(b"{") {
-                "application/json"
-            } else {
-                "application/octet-stream"
-            };
-            Ok(types::Blob { name: name.clone(), media_type: media_type.into(), data })
+            Ok(blob(name, data))
         })
         .collect()
 }
 
-/// The WIT request for `bundle`.
+/// A named blob, its media type told from its first bytes.
+fn blob(name: &str, data: Vec<u8>) -> types::Blob {
+    let media_type = if data.starts_with(b"-----BEGIN") {
+        "application/x-pem-file"
+    } else if data.trim_ascii_start().starts_with(b"{") {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    };
+    types::Blob { name: name.to_owned(), media_type: media_type.into(), data }
+}
+
+/// The WIT request for `bundle`. Its collateral is the bundle's, with the operator's replacing any
+/// of the same name.
 pub fn request(
     bundle: &EvidenceBundle,
     expected_nonce: Option<Vec<u8>>,
     trust_anchors: Vec<types::Blob>,
-    collateral: Vec<types::Blob>,
+    operator_collateral: Vec<types::Blob>,
 ) -> types::VerifyRequest {
+    let mut collateral: Vec<types::Blob> = bundle
+        .collateral
+        .iter()
+        .filter(|(name, _)| !operator_collateral.iter().any(|blob| &blob.name == *name))
+        .map(|(name, data)| blob(name, data.clone()))
+        .collect();
+    collateral.extend(operator_collateral);
     types::VerifyRequest { evidence: evidence(bundle), expected_nonce, trust_anchors, collateral }
 }
 

@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod judge;
 
 use cvm_attest_formats::bundle::EvidenceBundle;
+use cvm_attest_formats::time::DateTime;
 use serde_json::Value;
 
 pub use judge::Rejection;
@@ -27,6 +28,9 @@ pub struct Request {
     pub collateral: Vec<types::Blob>,
     /// Claim checks to run on the claims, once the evidence is verified.
     pub checks: Vec<Check>,
+    /// The time the verifier and the checks judge validity and freshness at (Unix ms): the
+    /// evaluation context's, which is also the plugins' wall clock.
+    pub at_unix_ms: u64,
 }
 
 /// A claim-check plugin with the configuration it accepted.
@@ -37,9 +41,10 @@ pub struct Check {
 }
 
 impl Check {
-    /// The check's outcome on `claims` (JSON text).
-    pub fn run(&self, claims: &str) -> Result<types::CheckOutcome, plugins::Error> {
-        let verdict = self.plugin.check(&plugins::eval_context(self.config.clone()), claims)?;
+    /// The check's outcome on `claims` (JSON text), judged at `at_unix_ms`.
+    pub fn run(&self, claims: &str, at_unix_ms: u64) -> Result<types::CheckOutcome, plugins::Error> {
+        let verdict =
+            self.plugin.check(&plugins::eval_context_at(self.config.clone(), at_unix_ms), claims)?;
         Ok(outcome(&self.plugin, verdict))
     }
 }
@@ -64,17 +69,21 @@ pub struct Outcome {
     pub judged: Result<Value, Rejection>,
     /// Every check's outcome, in order; none when the evidence was not accepted.
     pub checks: Vec<types::CheckOutcome>,
+    /// What the verifier and the checks took as now (Unix ms).
+    pub at_unix_ms: u64,
 }
 
 /// Verify, judge, check.
 pub fn run(request: Request) -> Result<Outcome, plugins::Error> {
-    let Request { bundle, verifier, expected_nonce, trust_anchors, collateral, checks } = request;
+    let Request { bundle, verifier, expected_nonce, trust_anchors, collateral, checks, at_unix_ms } = request;
     let wit_request = evidence::request(&bundle, expected_nonce.clone(), trust_anchors, collateral);
     let config = verifier.manifest().default_config.clone().unwrap_or_default();
-    let verified = verifier.verify(&plugins::eval_context(config), &wit_request)?;
+    let verified = verifier.verify(&plugins::eval_context_at(config, at_unix_ms), &wit_request)?;
     let judged = judge::judge(&verifier.manifest().name, &verified, &bundle, expected_nonce.as_deref());
     let checks = match &judged {
-        Ok(_) => checks.iter().map(|check| check.run(&verified.claims)).collect::<Result<_, _>>()?,
+        Ok(_) => {
+            checks.iter().map(|check| check.run(&verified.claims, at_unix_ms)).collect::<Result<_, _>>()?
+        }
         Err(_) => Vec::new(),
     };
     let producer = Producer {
@@ -82,10 +91,18 @@ pub fn run(request: Request) -> Result<Outcome, plugins::Error> {
         version: verifier.manifest().version.clone(),
         digest: verifier.inspection().digest.clone(),
     };
-    Ok(Outcome { bundle, verifier: producer, verified, judged, checks })
+    Ok(Outcome { bundle, verifier: producer, verified, judged, checks, at_unix_ms })
 }
 
 impl Outcome {
+    /// [`Outcome::at_unix_ms`] as RFC 3339 (UTC, whole seconds).
+    pub fn judged_at(&self) -> String {
+        i64::try_from(self.at_unix_ms / 1000)
+            .ok()
+            .and_then(DateTime::from_unix_seconds)
+            .map_or_else(|| format!("{} ms after 1970", self.at_unix_ms), |at| at.to_string())
+    }
+
     /// The checks that did not pass (fail or indeterminate).
     pub fn failed_checks(&self) -> Vec<&str> {
         let failed = self.checks.iter().filter(|c| !matches!(c.verdict, types::Verdict::Pass));

@@ -6,7 +6,12 @@ use super::types;
 
 /// A fresh evaluation context: a new request id, now, and the plugin's configuration text.
 pub fn eval_context(config: String) -> types::EvalContext {
-    types::EvalContext { request_id: request_id(), now_unix_ms: crate::clock::now_unix_ms(), config }
+    eval_context_at(config, crate::clock::now_unix_ms())
+}
+
+/// The same, evaluating as of `now_unix_ms` (`verify --at`).
+pub fn eval_context_at(config: String, now_unix_ms: u64) -> types::EvalContext {
+    types::EvalContext { request_id: request_id(), now_unix_ms, config }
 }
 
 /// A request id unique enough to find one run in logs: the time and 64 random bits (std's

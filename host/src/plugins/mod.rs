@@ -29,7 +29,7 @@ use crate::input;
 
 pub use bindings::types;
 pub use cache::{Origin, default_dir as default_cache_dir};
-pub use context::eval_context;
+pub use context::{eval_context, eval_context_at};
 pub use discovery::{CopyStatus, Listed, Located, SYSTEM_DIRS, SearchPath};
 pub use error::{Error, Reported};
 pub use manifest::{Capability, Kind, LimitRequest, Manifest};

@@ -23,6 +23,8 @@ pub struct Verification {
     pub schema: String,
     pub evidence: EvidenceFile,
     pub verifier: Producer,
+    /// The time validity, CRLs and collateral were judged at (RFC 3339): `--at`, or when it ran.
+    pub judged_at: String,
     /// The evidence was verified (the verifier and the host's own checks accepted it).
     pub verified: bool,
     /// Every claim check passed (false when the evidence was not verified).
@@ -154,6 +156,7 @@ impl Verification {
                 version: outcome.verifier.version.clone(),
                 sha256: outcome.verifier.digest.clone(),
             },
+            judged_at: outcome.judged_at(),
             verified,
             checks_passed: verified && outcome.failed_checks().is_empty(),
             accepted: outcome.accepted(),

@@ -12,6 +12,8 @@ use crate::support::{cvm_attest, repo_root, shipped_plugins};
 const SNP: &str = "examples/evidence/azure-sev-snp.json";
 const NONCE_HEX: &str = "6368616c6c656e6765"; // "challenge"
 const CHECK: &str = "claim-equals=examples/checks/sevsnp-cvm.json";
+/// AMD's Milan CRL, current from 2026-06-22 to 2026-08-08; it revokes nothing of ours.
+const AMD_CRL: &str = "amd-crl=formats/testdata/crl/milan-vcek-crl-2026-06-22.der";
 const NO_TPM: &str = "swtpm:host=127.0.0.1,port=1";
 
 /// One run: arguments (`{dir}`, `{tmp}` and `{cfg}` are substituted), what stdin holds, the exit status.
@@ -83,7 +85,40 @@ const ROWS: &[Row] = &[
         2,
     ),
     row(&["verify", "--evidence", SNP, "-n", "challenge", "--collateral", "no-such-collateral=README.md"], 2),
-    row(&["verify", "--evidence", SNP, "-n", "challenge", "--collateral", "intel-tcb-info"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--collateral", "tdx-tcb-info"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--at", "2026-12-01T00:00:00Z"], 0),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--at", "2026-12-01T09:00:00+09:00"], 0),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--at", "2019-01-01T00:00:00Z"], 1),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--at", "1960-01-01T00:00:00Z"], 2),
+    row(&["verify", "--evidence", SNP, "-n", "challenge", "--at", "yesterday"], 2),
+    row(
+        &[
+            "verify",
+            "--evidence",
+            SNP,
+            "-n",
+            "challenge",
+            "--at",
+            "2026-07-01T00:00:00Z",
+            "--collateral",
+            AMD_CRL,
+        ],
+        0,
+    ),
+    row(
+        &[
+            "verify",
+            "--evidence",
+            SNP,
+            "-n",
+            "challenge",
+            "--at",
+            "2026-12-01T00:00:00Z",
+            "--collateral",
+            AMD_CRL,
+        ],
+        1,
+    ),
     row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "json"], 0),
     row(&["verify", "--evidence", SNP, "-n", "challenge", "--output", "text"], 0),
     row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "summary"], 0),
@@ -113,6 +148,33 @@ const ROWS: &[Row] = &[
     ),
     row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--imds", "not a url"], 2),
     row(&["evidence", "collect", "--tpm", NO_TPM], 2),
+    row(&["evidence", "collect", "--out", "{tmp}/e.json", "--tpm", NO_TPM, "--collateral", AMD_CRL], 3),
+    row(
+        &[
+            "evidence",
+            "collect",
+            "--out",
+            "{tmp}/e.json",
+            "--tpm",
+            NO_TPM,
+            "--collateral",
+            "amd-crls=README.md",
+        ],
+        2,
+    ),
+    row(
+        &[
+            "evidence",
+            "collect",
+            "--out",
+            "{tmp}/e.json",
+            "--tpm",
+            NO_TPM,
+            "--collateral",
+            "amd-crl={tmp}/none",
+        ],
+        2,
+    ),
     // plugin
     row(&["plugin", "list"], 0),
     row(&["plugin", "list", "-o", "json"], 0),

@@ -1,6 +1,7 @@
 //! Integration tests: real plugins, built from source in the test run, in the real runtime.
 
 mod cli;
+mod collateral;
 mod collect;
 mod containment;
 mod examples;

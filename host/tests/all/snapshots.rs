@@ -28,6 +28,9 @@ fn output(args: &[&str], status: i32) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
+/// When the snapshots were taken: every certificate of the example evidence is valid then.
+const AT: &str = "2026-12-01T00:00:00Z";
+
 fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("snapshots");
@@ -42,10 +45,12 @@ fn verify_outputs() {
             [("snp", "examples/evidence/azure-sev-snp.json"), ("tdx", "examples/evidence/azure-tdx.json")]
         {
             let check = "claim-equals=examples/checks/sevsnp-cvm.json";
-            let args = ["verify", "--evidence", evidence, "--nonce", "challenge", "--check", check];
+            // A fixed time, so that the output (`judged_at`, validity) does not change with the day.
+            let args =
+                ["verify", "--evidence", evidence, "--nonce", "challenge", "--at", AT, "--check", check];
             let text = match name {
                 "snp" => stdout(&args),
-                _ => stdout(&args[..5]),
+                _ => stdout(&args[..7]),
             };
             insta::assert_snapshot!(format!("verify-{name}-text"), text);
             let json: serde_json::Value = serde_json::from_str(&stdout(&[
@@ -54,6 +59,8 @@ fn verify_outputs() {
                 evidence,
                 "--nonce",
                 "challenge",
+                "--at",
+                AT,
                 "-o",
                 "json",
             ]))

@@ -3,6 +3,8 @@
 //! All appraisal logic is `cvm_attest_formats::appraise`, shared with the host's benchmarks and the
 //! simulator; this crate only translates between the WIT types and that library.
 
+use std::collections::BTreeMap;
+
 use cvm_attest_formats::appraise::{self, Collateral, Policy, Status, TrustAnchors};
 use cvm_attest_formats::bundle::{
     EphemeralKey, EvidenceBundle, OsInfo, PcrBank, Pcrs, Platform, Timestamp, TpmEvidence,
@@ -116,6 +118,8 @@ fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
             version_major: os.version_major,
             version_minor: os.version_minor,
         }),
+        // The host hands a bundle's collateral over as request collateral.
+        collateral: BTreeMap::new(),
     })
 }
 

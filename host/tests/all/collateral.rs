@@ -1,0 +1,169 @@
+//! Collateral and time through the real binary: Intel's signed TCB Info deciding the TDX TCB status,
+//! CRLs, collateral carried in a bundle, and `--at` judging validity as of a given day.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
+use serde_json::Value;
+
+use crate::support::{cvm_attest, repo_root, shipped_plugins};
+
+const SNP: &str = "examples/evidence/azure-sev-snp.json";
+const TDX: &str = "examples/evidence/azure-tdx.json";
+const TCB_INFO: &str = "formats/testdata/intel/tdx-tcbinfo-00806f050000-2025-10-19.json";
+const QE_IDENTITY: &str = "formats/testdata/intel/tdx-qeidentity-2025-10-13.json";
+const SIGNING_CHAIN: &str = "formats/testdata/intel/tcb-signing-chain-2025.pem";
+const MILAN_CRL: &str = "formats/testdata/crl/milan-vcek-crl-2026-06-22.der";
+/// Inside the validity of the 2025-10 TCB Info and TD_QE identity.
+const OCTOBER_2025: &str = "2025-10-20T00:00:00Z";
+
+fn verify(evidence: &Path, args: &[&str]) -> Output {
+    let (dir, config) = shipped_plugins();
+    let mut cmd = cvm_attest();
+    cmd.current_dir(repo_root())
+        .args(["verify", "--plugin-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--evidence")
+        .arg(evidence)
+        .args(["-n", "challenge", "-o", "json"])
+        .args(args);
+    cmd.output().expect("run cvm-attest")
+}
+
+fn intel_collateral(tcb_info: &str) -> Vec<String> {
+    [("tdx-tcb-info", tcb_info), ("tdx-qe-identity", QE_IDENTITY), ("intel-tcb-signing-chain", SIGNING_CHAIN)]
+        .iter()
+        .flat_map(|(name, file)| ["--collateral".to_owned(), format!("{name}={file}")])
+        .collect()
+}
+
+/// The JSON document, after asserting the exit status.
+fn document(run: &Output, status: i32) -> Value {
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(status), "{stderr}");
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {stderr}"))
+}
+
+/// `(status, detail)` of the step `name`.
+fn step(document: &Value, name: &str) -> (String, String) {
+    let steps = document["steps"].as_array().expect("steps");
+    let step =
+        steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}: {steps:#?}"));
+    (step["status"].as_str().unwrap().to_owned(), step["detail"].as_str().unwrap().to_owned())
+}
+
+fn args<'a>(owned: &'a [String], more: &[&'a str]) -> Vec<&'a str> {
+    owned.iter().map(String::as_str).chain(more.iter().copied()).collect()
+}
+
+#[test]
+fn the_tdx_example_is_out_of_date_against_intels_october_2025_tcb_info() {
+    let collateral = intel_collateral(TCB_INFO);
+    let run = verify(&repo_root().join(TDX), &args(&collateral, &["--at", OCTOBER_2025]));
+    let json = document(&run, 0);
+    let (status, detail) = step(&json, "tdx-tcb-status");
+    assert_eq!(status, "passed", "{detail}");
+    for expected in ["OutOfDate", "INTEL-SA-00960", "INTEL-SA-00982", "INTEL-SA-00986"] {
+        assert!(detail.contains(expected), "{expected} in {detail}");
+    }
+    assert_eq!(json["judged_at"], OCTOBER_2025);
+    let tee = &json["claims"]["x-ms-isolation-tee"];
+    assert_eq!(tee["attester_tcb_status"], "OutOfDate", "{tee:#}");
+}
+
+#[test]
+fn a_claim_check_can_refuse_an_out_of_date_platform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let check = dir.path().join("up-to-date.json");
+    std::fs::write(&check, r#"{"/x-ms-isolation-tee/attester_tcb_status": "UpToDate"}"#).expect("check");
+    let collateral = intel_collateral(TCB_INFO);
+    let check = format!("claim-equals={}", check.display());
+    let run = verify(&repo_root().join(TDX), &args(&collateral, &["--at", OCTOBER_2025, "--check", &check]));
+    let json = document(&run, 1);
+    assert_eq!(json["verified"], true, "the evidence itself is genuine");
+    assert_eq!(json["checks_passed"], false);
+}
+
+#[test]
+fn tampered_tcb_info_fails_at_its_signature() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(repo_root().join(TCB_INFO)).expect("TCB Info");
+    let tampered = dir.path().join("tcb-info.json");
+    std::fs::write(&tampered, text.replacen("\"UpToDate\"", "\"Revoked\"", 1)).expect("write");
+    let collateral = intel_collateral(tampered.to_str().unwrap());
+    let json = document(&verify(&repo_root().join(TDX), &args(&collateral, &["--at", OCTOBER_2025])), 1);
+    let (status, detail) = step(&json, "tdx-tcb-status");
+    assert_eq!(status, "failed");
+    assert!(detail.contains("signature"), "{detail}");
+    assert_eq!(json["claims"], Value::Null);
+}
+
+#[test]
+fn a_tcb_info_for_another_platform_is_refused() {
+    let collateral = intel_collateral("formats/testdata/intel/tdx-tcbinfo-90c06f000000-2026-10-08.json");
+    let json =
+        document(&verify(&repo_root().join(TDX), &args(&collateral, &["--at", "2026-10-10T00:00:00Z"])), 1);
+    let (status, detail) = step(&json, "tdx-tcb-status");
+    assert_eq!(status, "failed");
+    assert!(detail.contains("90c06f000000") && detail.contains("00806f050000"), "{detail}");
+}
+
+#[test]
+fn expired_collateral_is_reported_not_used() {
+    let collateral = intel_collateral(TCB_INFO);
+    let json =
+        document(&verify(&repo_root().join(TDX), &args(&collateral, &["--at", "2026-12-01T00:00:00Z"])), 1);
+    let (status, detail) = step(&json, "tdx-tcb-status");
+    assert_eq!(status, "failed");
+    assert!(detail.contains("2025-11-18"), "names the nextUpdate: {detail}");
+}
+
+#[test]
+fn without_collateral_the_tcb_status_is_not_evaluated_and_says_what_to_supply() {
+    let json = document(&verify(&repo_root().join(TDX), &["--at", OCTOBER_2025]), 0);
+    let (status, detail) = step(&json, "tdx-tcb-status");
+    assert_eq!(status, "not-evaluated");
+    assert!(detail.contains("tdx-tcb-info"), "{detail}");
+}
+
+/// The SNP example as a bundle carrying `crl` as its `amd-crl`.
+fn snp_bundle_with_crl(dir: &Path, crl: Vec<u8>) -> PathBuf {
+    let coco = std::fs::read(repo_root().join(SNP)).expect("example");
+    let at = Timestamp::parse("2026-07-01T00:00:00Z").expect("timestamp");
+    let mut bundle = EvidenceBundle::from_coco_json(&coco, at).expect("example evidence");
+    bundle.collateral.insert("amd-crl".to_owned(), crl);
+    let path = dir.join("bundle.json");
+    std::fs::write(&path, bundle.to_json()).expect("bundle");
+    path
+}
+
+#[test]
+fn a_bundle_carries_its_collateral_and_the_operators_file_replaces_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let genuine = std::fs::read(repo_root().join(MILAN_CRL)).expect("CRL");
+    let bundle = snp_bundle_with_crl(dir.path(), genuine.clone());
+    let json = document(&verify(&bundle, &["--at", "2026-07-01T00:00:00Z"]), 0);
+    assert_eq!(step(&json, "snp-revocation").0, "passed", "the bundle's CRL was used");
+
+    let mut tampered = genuine;
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let bundle = snp_bundle_with_crl(dir.path(), tampered);
+    let json = document(&verify(&bundle, &["--at", "2026-07-01T00:00:00Z"]), 1);
+    assert_eq!(step(&json, "snp-revocation").0, "failed", "a bundle's CRL is checked like any other");
+    let crl = format!("amd-crl={MILAN_CRL}");
+    let json = document(&verify(&bundle, &["--at", "2026-07-01T00:00:00Z", "--collateral", &crl]), 0);
+    assert_eq!(step(&json, "snp-revocation").0, "passed", "the operator's CRL replaced the bundle's");
+}
+
+#[test]
+fn at_judges_certificate_validity() {
+    let json = document(&verify(&repo_root().join(SNP), &["--at", "2019-01-01T00:00:00Z"]), 1);
+    let (status, detail) = step(&json, "snp-vcek-chain");
+    assert_eq!(status, "failed");
+    assert!(detail.contains("2019-01-01T00:00:00Z"), "names the time: {detail}");
+    assert_eq!(json["judged_at"], "2019-01-01T00:00:00Z");
+}
