@@ -400,7 +400,18 @@ impl EvidenceBundle {
                 .collateral
                 .unwrap_or_default()
                 .iter()
-                .map(|(name, text)| Ok((name.clone(), base64_field(&format!("collateral.{name}"), text)?)))
+                .map(|(name, text)| {
+                    let field = format!("collateral.{name}");
+                    if !crate::appraise::collateral::NAMES.contains(&name.as_str()) {
+                        let known = crate::appraise::collateral::NAMES.join(", ");
+                        return Err(Error::field(
+                            BUNDLE,
+                            field,
+                            format!("unknown collateral; expected one of {known}"),
+                        ));
+                    }
+                    Ok((name.clone(), base64_field(&field, text)?))
+                })
                 .collect::<Result<_, Error>>()?,
         })
     }

@@ -1,4 +1,5 @@
-//! The evidence bundle v1 as JSON. These types are the schema.
+//! The evidence bundle v1 as JSON. These types are the reference; `docs/schemas/evidence-bundle-v1.schema.json`
+//! says the same for other languages (a test holds them together).
 //!
 //! ```json
 //! { "format": "cvm-attest-evidence", "version": 1, "platform": "azure-sev-snp",

@@ -277,6 +277,24 @@ fn tolerates_unknown_keys_and_missing_optional_ones() {
 }
 
 #[test]
+fn carries_collateral_by_known_names_only() {
+    let mut bundle = EvidenceBundle::from_coco_json(COCO_TDX_V0, at()).unwrap();
+    assert!(bundle.to_json().contains("\"collateral\": null"), "written as null when there is none");
+    bundle.collateral.insert("amd-crl".to_owned(), vec![0x30, 0x82]);
+    let json = bundle.to_json();
+    assert!(json.contains("\"amd-crl\": \"MII=\""), "{json}");
+    assert_eq!(EvidenceBundle::from_json(json.as_bytes()).unwrap(), bundle);
+
+    let misspelt = with(&json, |v| v["collateral"] = serde_json::json!({"amd-crls": "MII="}));
+    let err = EvidenceBundle::from_json(&misspelt).unwrap_err();
+    assert!(matches!(&err, Error::Field { field, .. } if field == "collateral.amd-crls"), "{err:?}");
+    assert!(err.to_string().contains("expected one of tdx-tcb-info"), "{err}");
+    let not_base64 = with(&json, |v| v["collateral"]["amd-crl"] = "***".into());
+    let err = EvidenceBundle::from_json(&not_base64).unwrap_err();
+    assert!(matches!(&err, Error::Field { field, .. } if field == "collateral.amd-crl"), "{err:?}");
+}
+
+#[test]
 fn refuses_malformed_coco_evidence() {
     let err = EvidenceBundle::from_coco_json(&with_str(COCO_SNP_V1, |v| v["version"] = 3.into()), at())
         .unwrap_err();
@@ -432,7 +450,12 @@ fn bundles() -> impl Strategy<Value = EvidenceBundle> {
         tpm(),
         prop::option::of(bytes(600)),
         os,
-        prop::collection::btree_map("[a-z-]{1,20}", bytes(300), 0..3),
+        prop::collection::btree_map(
+            prop::sample::select(&cvm_attest_formats::appraise::collateral::NAMES[..])
+                .prop_map(str::to_owned),
+            bytes(300),
+            0..3,
+        ),
     )
         .prop_map(
             |(

@@ -135,6 +135,17 @@ fn every_json_output_is_valid_under_its_schema() {
             &json(&["evidence", "show", evidence, "-o", "json"], 0),
         );
     }
+    // A bundle, with every optional section, is valid under the bundle schema.
+    let coco = std::fs::read(repo_root().join(tdx)).expect("example");
+    let at = cvm_attest_formats::bundle::Timestamp::parse("2026-12-01T00:00:00Z").expect("timestamp");
+    let mut bundle = cvm_attest_formats::bundle::EvidenceBundle::from_coco_json(&coco, at).expect("evidence");
+    assert_valid("evidence-bundle-v1.schema.json", &serde_json::from_str(&bundle.to_json()).expect("JSON"));
+    bundle.collateral.insert("tdx-tcb-info".to_owned(), b"{}".to_vec());
+    let mut written: serde_json::Value = serde_json::from_str(&bundle.to_json()).expect("JSON");
+    assert_valid("evidence-bundle-v1.schema.json", &written);
+    written["collateral"]["tdx-tcb-infos"] = "e30=".into();
+    let caught = std::panic::catch_unwind(|| assert_valid("evidence-bundle-v1.schema.json", &written));
+    assert!(caught.is_err(), "an unknown collateral name must be refused");
     // The schemas are not vacuous: an output with a wrong field is refused.
     let mut wrong = json(&["verify", "--evidence", snp, "-n", "challenge", "-o", "json"], 0);
     wrong["steps"][0]["status"] = "ok".into();
