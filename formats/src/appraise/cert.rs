@@ -3,7 +3,7 @@
 
 use x509_cert::Certificate;
 use x509_cert::der::asn1::ObjectIdentifier;
-use x509_cert::der::{Decode, pem};
+use x509_cert::der::{Decode, Header, Reader, SliceReader, pem};
 
 use super::CertError;
 
@@ -38,6 +38,21 @@ impl Cert {
             .find(|atv| atv.oid == COMMON_NAME)
             .and_then(|atv| atv.to_string().strip_prefix("CN=").map(str::to_owned))
             .unwrap_or_else(|| subject.to_string())
+    }
+
+    /// One DER certificate, as evidence carries the AK certificate. The error's message completes "… is".
+    pub(crate) fn from_der(der: Vec<u8>) -> Result<Self, CertError> {
+        let x509 =
+            Certificate::from_der(&der).map_err(|err| CertError::NotX509 { reason: err.to_string() })?;
+        Ok(Cert { der, x509 })
+    }
+
+    /// The TBSCertificate exactly as received (the first element of the outer SEQUENCE): the bytes
+    /// the signature covers, which re-encoding the parsed certificate need not reproduce.
+    pub(crate) fn signed_part(&self) -> x509_cert::der::Result<&[u8]> {
+        let mut reader = SliceReader::new(&self.der)?;
+        Header::decode(&mut reader)?;
+        reader.tlv_bytes()
     }
 
     /// The value of the extension `oid`, if present.

@@ -214,7 +214,7 @@ fn appraise_steps(
     let runtime = steps.require("runtime-claims", hcl.runtime_claims(), |claims| {
         format!("vmUniqueId {}", claims.vm_configuration.vm_unique_id)
     })?;
-    vtpm::appraise(&bundle.tpm, &runtime, policy.expected_nonce, bundle.event_log.as_deref(), steps)?;
+    vtpm::appraise(&bundle.tpm, &runtime, policy, bundle.event_log.as_deref(), steps)?;
     report_user_data(&runtime, policy.expected_nonce, steps)?;
     Some(claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce, steps))
 }

@@ -15,6 +15,10 @@ const INTEL_ROOT: &[u8] = include_bytes!("../../anchors/intel-sgx-root-ca.pem");
 const PUBLIC_KEY_PEM: &[u8] = include_bytes!("../../testdata/tpm/kinvolk-akpub.pem");
 const TRUSTEE_HCL: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
 const TRUSTEE_CHAIN: &str = include_str!("../../testdata/azure-snp/trustee-milan-vcek-chain.pem");
+const AZURE_VTPM_ROOT: &[u8] = include_bytes!("../../anchors/azure-vtpm-root-ca-2023.pem");
+const AZURE_VTPM_CA_01: &[u8] = include_bytes!("../../anchors/azure-vtpm-global-ca-01.pem");
+const AZURE_VTPM_CA_03: &[u8] = include_bytes!("../../anchors/azure-vtpm-global-ca-03.pem");
+const TEST_VTPM_ROOT: &[u8] = include_bytes!("../../testdata/azure-vtpm/test-root.pem");
 
 fn refused(anchors: &[(&str, &[u8])]) -> AnchorError {
     TrustAnchors::from_operator(anchors).expect_err("must be refused")
@@ -129,7 +133,7 @@ fn unknown_duplicate_and_unpaired_anchor_names_are_refused() {
 
 #[test]
 fn every_listed_anchor_name_is_known() {
-    assert_eq!(NAMES.len(), 7);
+    assert_eq!(NAMES.len(), 9);
     for name in NAMES {
         // One certificate, whatever it is: the name must not be the error.
         let err = TrustAnchors::from_operator(&[(name, MILAN_ARK)]).err();
@@ -161,4 +165,71 @@ fn collateral_is_taken_by_name_and_misspelt_or_repeated_names_are_refused() {
     );
     let twice = Collateral::from_named([("amd-crl", &b"a"[..]), ("amd-crl", &b"b"[..])]).unwrap_err();
     assert_eq!(twice, CollateralError::Repeated("amd-crl".to_owned()));
+}
+
+#[test]
+fn the_built_in_anchors_hold_the_azure_vtpm_root_and_its_published_intermediates() {
+    let anchors = TrustAnchors::builtin();
+    let text = |pem: &[u8]| String::from_utf8(pem.to_vec()).unwrap();
+    assert_eq!(anchors.azure_vtpm_roots(), [text(AZURE_VTPM_ROOT)]);
+    assert_eq!(anchors.azure_vtpm_intermediates(), [text(AZURE_VTPM_CA_01), text(AZURE_VTPM_CA_03)]);
+}
+
+#[test]
+fn operator_azure_vtpm_roots_and_intermediates_are_accepted_and_may_repeat() {
+    let anchors = TrustAnchors::from_operator(&[
+        ("azure-vtpm-root", AZURE_VTPM_ROOT),
+        ("azure-vtpm-root", TEST_VTPM_ROOT),
+        ("azure-vtpm-intermediate", AZURE_VTPM_CA_01),
+        ("azure-vtpm-intermediate", AZURE_VTPM_CA_03),
+    ])
+    .expect("two self-signed roots and two CAs");
+    assert_eq!((anchors.azure_vtpm_roots().len(), anchors.azure_vtpm_intermediates().len()), (2, 2));
+    assert!(anchors.intel_roots().is_empty() && anchors.amd_roots().is_empty(), "replaced as a whole");
+
+    let root_only =
+        TrustAnchors::from_operator(&[("azure-vtpm-root", TEST_VTPM_ROOT)]).expect("a root alone");
+    assert!(root_only.azure_vtpm_intermediates().is_empty());
+}
+
+#[test]
+fn an_operator_azure_vtpm_root_must_be_one_self_signed_certificate() {
+    // CA - 01 is issued by the root, not by itself.
+    let err = refused(&[("azure-vtpm-root", AZURE_VTPM_CA_01)]);
+    assert!(
+        err.to_string().starts_with(
+            "trust anchor azure-vtpm-root is not signed by azure-vtpm-root: it is issued by \
+             `CN=Azure Virtual TPM Root Certificate Authority 2023,O=Microsoft Corporation,C=US`, not by itself"
+        ),
+        "{err}"
+    );
+    // The Milan ARK is self-signed, but with RSA-PSS, which the vTPM PKI does not use.
+    let err = refused(&[("azure-vtpm-root", MILAN_ARK)]);
+    assert!(
+        matches!(&err, AnchorError::NotSignedBy { subject, reason, .. }
+            if subject == "azure-vtpm-root" && reason.contains("only sha256-, sha384- and sha512WithRSAEncryption")),
+        "{err:?}"
+    );
+    let two = [AZURE_VTPM_ROOT, TEST_VTPM_ROOT].concat();
+    for (name, data, reason) in [
+        ("azure-vtpm-root", &two[..], "2 PEM certificates; give one certificate per anchor"),
+        ("azure-vtpm-root", PUBLIC_KEY_PEM, "a PEM `PUBLIC KEY`, not a CERTIFICATE"),
+        ("azure-vtpm-intermediate", &b"not PEM"[..], "not PEM"),
+    ] {
+        let err = refused(&[("azure-vtpm-root", AZURE_VTPM_ROOT), (name, data)]);
+        assert!(
+            matches!(&err, AnchorError::Invalid { name: named, reason: why } if named == name && why.starts_with(reason)),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn operator_azure_vtpm_intermediates_without_a_root_are_refused() {
+    let err = refused(&[("azure-vtpm-intermediate", AZURE_VTPM_CA_01), ("intel-sgx-root", INTEL_ROOT)]);
+    assert_eq!(err, AnchorError::IntermediateWithoutRoot);
+    assert!(
+        err.to_string().contains("operator anchors replace the built-in ones, Azure's root included"),
+        "{err}"
+    );
 }

@@ -1,21 +1,24 @@
 //! vTPM appraisal against real evidence: the Confidential Containers quotes of an Azure SEV-SNP and
 //! an Azure TDX CVM (signed by the HCLAkPub of the HCL report beside them, nonce `challenge`), and
-//! MAA's AzureGuest REST example (a Windows Trusted Launch VM: quote, ephemeral key certification
-//! and TCG log). That example has no HCL report, so its runtime claims are built here with its AK
-//! as HCLAkPub.
+//! MAA's AzureGuest REST example (a Windows Trusted Launch VM: quote, ephemeral key certification,
+//! TCG log and the AK certificate Azure's vTPM CA issued). That example has no HCL report, so its
+//! runtime claims are built here with its AK as HCLAkPub.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use cvm_attest_formats::appraise::vtpm::appraise;
-use cvm_attest_formats::appraise::{AppraisalError, Status, Steps, VtpmError};
+use cvm_attest_formats::appraise::anchors::TrustAnchors;
+use cvm_attest_formats::appraise::vtpm::{ak_certificate, appraise};
+use cvm_attest_formats::appraise::{AppraisalError, Collateral, Policy, Status, Steps, VtpmError};
 use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, PcrBank, Pcrs, Timestamp, TpmEvidence};
 use cvm_attest_formats::eventlog::EventLog;
 use cvm_attest_formats::hcl::{HclReport, RuntimeClaims};
+use cvm_attest_formats::time::DateTime;
 use cvm_attest_formats::tpm::{AlgorithmId, Attest, HashAlg, PcrSelection, Public, policy_pcr};
+use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey};
+use rsa::{BigUint, Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -27,8 +30,13 @@ const AZURE_GUEST: &str = include_str!("../../testdata/maa-rest-spec/AttestAzure
 
 const NONCE: &[u8] = b"challenge";
 
-const STEPS: [&str; 7] = [
+/// Inside the validity of every certificate of the AzureGuest AK certificate's chain (AK → Global
+/// Virtual TPM CA - 01 → Azure Virtual TPM root).
+const CHAIN_VALID_AT: &str = "2024-06-01T00:00:00Z";
+
+const STEPS: [&str; 8] = [
     "vtpm-ak-public",
+    "vtpm-ak-cert",
     "vtpm-quote-signature",
     "vtpm-quote-structure",
     "vtpm-quote-nonce",
@@ -45,9 +53,23 @@ fn coco(json: &[u8]) -> (TpmEvidence, RuntimeClaims) {
     (bundle.tpm, runtime)
 }
 
+/// Appraise with the built-in anchors, at [`CHAIN_VALID_AT`].
 fn run(tpm: &TpmEvidence, runtime: &RuntimeClaims, nonce: Option<&[u8]>, log: Option<&[u8]>) -> Steps {
+    run_with(tpm, runtime, nonce, log, &TrustAnchors::builtin(), CHAIN_VALID_AT)
+}
+
+fn run_with(
+    tpm: &TpmEvidence,
+    runtime: &RuntimeClaims,
+    nonce: Option<&[u8]>,
+    log: Option<&[u8]>,
+    anchors: &TrustAnchors,
+    at: &str,
+) -> Steps {
+    let at = DateTime::parse(at).expect("an RFC 3339 time");
+    let policy = Policy { expected_nonce: nonce, anchors, collateral: Collateral::default(), at: &at };
     let mut steps = Steps::default();
-    appraise(tpm, runtime, nonce, log, &mut steps);
+    appraise(tpm, runtime, &policy, log, &mut steps);
     steps
 }
 
@@ -83,6 +105,7 @@ fn coco_quotes_pass_with_their_nonce() {
             statuses(&steps),
             vec![
                 ("vtpm-ak-public", NotEvaluated),
+                ("vtpm-ak-cert", NotEvaluated),
                 ("vtpm-quote-signature", Passed),
                 ("vtpm-quote-structure", Passed),
                 ("vtpm-quote-nonce", Passed),
@@ -93,7 +116,8 @@ fn coco_quotes_pass_with_their_nonce() {
             "{steps:#?}"
         );
         assert!(steps.as_slice()[0].detail.contains("HCLAkPub"));
-        assert!(steps.as_slice()[3].detail.contains("\"challenge\""));
+        assert_eq!(steps.as_slice()[1].detail, "the evidence carries no AK certificate");
+        assert!(steps.as_slice()[4].detail.contains("\"challenge\""));
     }
 }
 
@@ -102,7 +126,7 @@ fn without_a_nonce_the_extra_data_is_shown() {
     let (tpm, runtime) = coco(COCO_SNP_V1);
     let steps = run(&tpm, &runtime, None, None);
     assert_eq!(steps.failure(), None);
-    let step = &steps.as_slice()[3];
+    let step = &steps.as_slice()[4];
     assert_eq!((step.name, step.status), ("vtpm-quote-nonce", Status::NotEvaluated));
     assert!(step.detail.contains("\"challenge\" (hex 6368616c6c656e6765)"), "{}", step.detail);
 }
@@ -239,6 +263,7 @@ fn azure_guest_quote_ephemeral_key_and_log_pass() {
         statuses(&steps),
         vec![
             ("vtpm-ak-public", Passed),
+            ("vtpm-ak-cert", Passed),
             ("vtpm-quote-signature", Passed),
             ("vtpm-quote-structure", Passed),
             ("vtpm-quote-nonce", NotEvaluated),
@@ -248,15 +273,15 @@ fn azure_guest_quote_ephemeral_key_and_log_pass() {
         ],
         "{steps:#?}"
     );
-    assert!(steps.as_slice()[3].detail.contains("extraData is empty"), "{steps:#?}");
-    let key = &steps.as_slice()[5].detail;
+    assert!(steps.as_slice()[4].detail.contains("extraData is empty"), "{steps:#?}");
+    let key = &steps.as_slice()[6].detail;
     assert!(
         key.contains(&format!(
             "authPolicy {AZURE_GUEST_POLICY}, PolicyPCR over the quoted values of PCRs 0-7, 11-14"
         )),
         "{key}"
     );
-    let replay = &steps.as_slice()[6].detail;
+    let replay = &steps.as_slice()[7].detail;
     assert!(replay.contains("PCRs [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14]"), "{replay}");
     assert!(replay.ends_with("not checked: that each event's data is what its digest measured"), "{replay}");
 }
@@ -499,6 +524,8 @@ fn azure_guest_signed_by_test_ak(edit: impl FnOnce(&mut Vec<u8>)) -> (TpmEvidenc
 
     let mut tpm = azure_guest().tpm;
     tpm.ak_public = Vec::new();
+    // Azure certified the genuine AK, not the test AK.
+    tpm.ak_cert = None;
     tpm.quote_signature = sign(&tpm.quote);
     let key = tpm.ephemeral_key.as_mut().expect("an ephemeral key");
     let old_name = Public::parse_tpm2b(&key.public).expect("a TPM2B_PUBLIC").name();
@@ -517,7 +544,7 @@ fn the_test_ak_harness_passes_an_unaltered_key() {
     let (tpm, runtime) = azure_guest_signed_by_test_ak(|_| ());
     let steps = run(&tpm, &runtime, None, None);
     assert_eq!(steps.failure(), None, "{steps:#?}");
-    assert_eq!(steps.as_slice()[5].status, Status::Passed, "{steps:#?}");
+    assert_eq!(steps.as_slice()[6].status, Status::Passed, "{steps:#?}");
 }
 
 #[test]
@@ -542,4 +569,257 @@ fn a_certified_key_usable_with_its_auth_value_fails() {
     let (tpm, runtime) = azure_guest_signed_by_test_ak(|public| public[ATTRIBUTES_LOW_BYTE_AT] |= 0x40);
     let steps = run(&tpm, &runtime, None, None);
     assert_failed_at(&steps, "vtpm-ephemeral-key", "userWithAuth");
+}
+
+// vtpm-ak-cert: the AzureGuest AK certificate, AK → Global Virtual TPM CA - 01 → Azure Virtual TPM root.
+
+const AK_CN: &str = "3098098a126b.TrustedVM.Azure.Microsoft";
+const CA_01_CN: &str = "Global Virtual TPM CA - 01";
+const ROOT_CN: &str = "Azure Virtual TPM Root Certificate Authority 2023";
+const AZURE_ROOT: &[u8] = include_bytes!("../../anchors/azure-vtpm-root-ca-2023.pem");
+const CA_01: &[u8] = include_bytes!("../../anchors/azure-vtpm-global-ca-01.pem");
+/// Named like Azure's root, another key.
+const IMPOSTOR_ROOT: &[u8] = include_bytes!("../../testdata/azure-vtpm/impostor-root.pem");
+/// A test vTPM CA, and the AK certificate it issued for the AzureGuest AK.
+const TEST_ROOT: &[u8] = include_bytes!("../../testdata/azure-vtpm/test-root.pem");
+const TEST_AK_CERT: &[u8] = include_bytes!("../../testdata/azure-vtpm/test-ak-cert.der");
+/// The same, signed with RSASSA-PSS.
+const TEST_AK_CERT_PSS: &[u8] = include_bytes!("../../testdata/azure-vtpm/test-ak-cert-pss.der");
+const OTHER_AK_PEM: &str = include_str!("../../testdata/tpm/kinvolk-akpub.pem");
+
+/// The AzureGuest AK certificate (DER) and AK (from `TpmInfo.AikPub`, a TPM2B_PUBLIC).
+fn guest_ak() -> (Vec<u8>, RsaPublicKey) {
+    let tpm = azure_guest().tpm;
+    let ak =
+        Public::parse_tpm2b(&tpm.ak_public).expect("AikPub is a TPM2B_PUBLIC").rsa_public_key().expect("RSA");
+    (tpm.ak_cert.expect("the example carries AikCert"), ak)
+}
+
+fn check_at(cert: &[u8], ak: &RsaPublicKey, anchors: &TrustAnchors, at: &str) -> Result<String, VtpmError> {
+    ak_certificate(cert, ak, anchors, &DateTime::parse(at).expect("an RFC 3339 time"))
+}
+
+#[test]
+fn the_azure_guest_ak_certificate_chains_to_the_azure_vtpm_root_and_certifies_aik_pub() {
+    let (cert, ak) = guest_ak();
+    let detail = check_at(&cert, &ak, &TrustAnchors::builtin(), CHAIN_VALID_AT).expect("the chain verifies");
+    assert_eq!(
+        detail,
+        format!(
+            "{AK_CN} → {CA_01_CN} → {ROOT_CN} (trusted root): each signature verifies and each certificate is \
+             valid at {CHAIN_VALID_AT}; it certifies HCLAkPub (RSA-2048), the key that signs the quote"
+        )
+    );
+}
+
+#[test]
+fn the_azure_guest_ak_certificate_step_passes_in_the_vtpm_appraisal() {
+    let guest = azure_guest();
+    let steps = run(&guest.tpm, &guest.runtime, None, Some(&guest.log));
+    let step = &steps.as_slice()[1];
+    assert_eq!((step.name, step.status), ("vtpm-ak-cert", Status::Passed), "{steps:#?}");
+    assert!(step.detail.starts_with(&format!("{AK_CN} → {CA_01_CN} → {ROOT_CN}")), "{}", step.detail);
+}
+
+#[test]
+fn after_ca_01_expired_the_step_fails_naming_it_and_the_fix() {
+    let (cert, ak) = guest_ak();
+    let err = check_at(&cert, &ak, &TrustAnchors::builtin(), "2026-12-01T00:00:00Z").unwrap_err();
+    assert_eq!(
+        err,
+        VtpmError::CertExpired {
+            subject: CA_01_CN.to_owned(),
+            not_after: "2025-11-03T17:53:04Z".to_owned(),
+            at: "2026-12-01T00:00:00Z".to_owned(),
+        }
+    );
+    assert!(
+        err.to_string().starts_with(
+            "Global Virtual TPM CA - 01 expired on 2025-11-03T17:53:04Z (judged at 2026-12-01T00:00:00Z); \
+             verify as of a time inside its validity with `--at`"
+        ),
+        "{err}"
+    );
+    // And in the appraisal, which then stops.
+    let guest = azure_guest();
+    let anchors = TrustAnchors::builtin();
+    let steps = run_with(&guest.tpm, &guest.runtime, None, None, &anchors, "2026-12-01T00:00:00Z");
+    assert_failed_at(&steps, "vtpm-ak-cert", "Global Virtual TPM CA - 01 expired on 2025-11-03");
+}
+
+#[test]
+fn the_ak_certificate_itself_is_judged_by_its_own_validity() {
+    let (cert, ak) = guest_ak();
+    let anchors = TrustAnchors::builtin();
+    // The AK certificate expired on 2025-10-30, four days before CA - 01.
+    let err = check_at(&cert, &ak, &anchors, "2025-10-31T00:00:00Z").unwrap_err();
+    assert!(
+        matches!(&err, VtpmError::CertExpired { subject, not_after, .. }
+        if subject == AK_CN && not_after == "2025-10-30T00:00:00Z"),
+        "{err:?}"
+    );
+    // Before 2024-02-07 it was not valid yet (the CA and root were).
+    let err = check_at(&cert, &ak, &anchors, "2024-01-01T00:00:00Z").unwrap_err();
+    assert!(
+        matches!(&err, VtpmError::CertNotYetValid { subject, not_before, .. }
+        if subject == AK_CN && not_before == "2024-02-07T00:00:00Z"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("verify as of a time inside its validity with `--at`"), "{err}");
+}
+
+#[test]
+fn an_ak_certificate_for_another_key_is_refused() {
+    let (cert, _) = guest_ak();
+    let (_, der) = x509_cert::der::pem::decode_vec(OTHER_AK_PEM.as_bytes()).expect("PEM");
+    let other = RsaPublicKey::from_public_key_der(&der).expect("an RSA public key");
+    let err = check_at(&cert, &other, &TrustAnchors::builtin(), CHAIN_VALID_AT).unwrap_err();
+    assert!(matches!(&err, VtpmError::AkCertKeyMismatch { subject, .. } if subject == AK_CN), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("the AK certificate {AK_CN} certifies another key (modulus a1c3fdf1")),
+        "{message}"
+    );
+    assert!(
+        message.contains("than HCLAkPub (modulus 87fccf9c00004155…, exponent 65537), the key that signs"),
+        "{message}"
+    );
+
+    // In the appraisal: runtime claims whose HCLAkPub is that other key fail earlier, at
+    // vtpm-ak-public; evidence without the AK public area reaches vtpm-ak-cert.
+    let guest = azure_guest();
+    let tpm = TpmEvidence { ak_public: Vec::new(), ..guest.tpm };
+    let runtime = runtime_with_jwk(&other.n().to_bytes_be(), &other.e().to_bytes_be());
+    let steps = run(&tpm, &runtime, None, None);
+    assert_failed_at(&steps, "vtpm-ak-cert", "certifies another key");
+}
+
+#[test]
+fn a_tampered_ak_certificate_is_refused() {
+    let (cert, ak) = guest_ak();
+    let anchors = TrustAnchors::builtin();
+    // The last byte is the signature's; a byte near the start is the serial number's (signed).
+    for at in [cert.len() - 1, 20] {
+        let mut tampered = cert.clone();
+        tampered[at] ^= 0x01;
+        let err = check_at(&tampered, &ak, &anchors, CHAIN_VALID_AT).unwrap_err();
+        assert!(
+            matches!(&err, VtpmError::CertSignature { subject, issuer, .. } if subject == AK_CN && issuer == CA_01_CN),
+            "byte {at}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("signature does not verify with the key of Global Virtual TPM CA - 01"),
+            "{err}"
+        );
+    }
+    let err = check_at(&cert[..100], &ak, &anchors, CHAIN_VALID_AT).unwrap_err();
+    assert!(matches!(err, VtpmError::AkCertificate(_)), "{err:?}");
+    assert!(err.to_string().starts_with("the AK certificate is not an X.509 certificate"), "{err}");
+}
+
+#[test]
+fn an_operator_root_that_is_not_azures_is_refused() {
+    let (cert, ak) = guest_ak();
+    // Named like Azure's root: CA - 01 is found under it by name, but its signature is not the impostor's.
+    let anchors = TrustAnchors::from_operator(&[
+        ("azure-vtpm-root", IMPOSTOR_ROOT),
+        ("azure-vtpm-intermediate", CA_01),
+    ])
+    .expect("a self-signed root and a certificate");
+    let err = check_at(&cert, &ak, &anchors, CHAIN_VALID_AT).unwrap_err();
+    assert!(
+        matches!(&err, VtpmError::CertSignature { subject, issuer, .. } if subject == CA_01_CN && issuer == ROOT_CN),
+        "{err:?}"
+    );
+    // Another name altogether: CA - 01's issuer is not trusted.
+    let anchors =
+        TrustAnchors::from_operator(&[("azure-vtpm-root", TEST_ROOT), ("azure-vtpm-intermediate", CA_01)])
+            .expect("a self-signed root and a certificate");
+    let err = check_at(&cert, &ak, &anchors, CHAIN_VALID_AT).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Global Virtual TPM CA - 01 is issued by `CN=Azure Virtual TPM Root Certificate Authority 2023,O=Microsoft \
+         Corporation,C=US`, which is neither a trusted Azure vTPM intermediate (Global Virtual TPM CA - 01) nor a \
+         trusted root (cvm-attest test vTPM root); if Azure issued it, trust its CA with `--trust-anchor \
+         azure-vtpm-intermediate=FILE` beside the other anchors"
+    );
+}
+
+#[test]
+fn without_the_intermediate_or_any_root_the_chain_cannot_be_built() {
+    let (cert, ak) = guest_ak();
+    let root_only = TrustAnchors::from_operator(&[("azure-vtpm-root", AZURE_ROOT)]).expect("Azure's root");
+    let err = check_at(&cert, &ak, &root_only, CHAIN_VALID_AT).unwrap_err();
+    assert!(
+        matches!(&err, VtpmError::IssuerNotTrusted { subject, issuer, intermediates, .. }
+            if subject == AK_CN && issuer == "CN=Global Virtual TPM CA - 01" && intermediates.is_empty()),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("neither a trusted Azure vTPM intermediate (none)"), "{err}");
+
+    let none = TrustAnchors::from_operator(&[]).expect("no anchors");
+    let err = check_at(&cert, &ak, &none, CHAIN_VALID_AT).unwrap_err();
+    assert_eq!(err, VtpmError::NoVtpmRoot { subject: AK_CN.to_owned() });
+    assert!(err.to_string().ends_with("add `--trust-anchor azure-vtpm-root=FILE`"), "{err}");
+}
+
+#[test]
+fn azures_root_and_ca_given_by_the_operator_verify_as_the_built_in_ones() {
+    let (cert, ak) = guest_ak();
+    let anchors =
+        TrustAnchors::from_operator(&[("azure-vtpm-root", AZURE_ROOT), ("azure-vtpm-intermediate", CA_01)])
+            .expect("Azure's root and CA - 01");
+    let detail = check_at(&cert, &ak, &anchors, CHAIN_VALID_AT).expect("the chain verifies");
+    assert!(detail.starts_with(&format!("{AK_CN} → {CA_01_CN} → {ROOT_CN} (trusted root)")), "{detail}");
+}
+
+#[test]
+fn a_test_vtpm_ca_replaces_azures_root_for_a_simulated_cvm() {
+    let (_, ak) = guest_ak();
+    let anchors = TrustAnchors::from_operator(&[("azure-vtpm-root", TEST_ROOT)]).expect("a self-signed root");
+    // Issued directly by the root (no intermediate); the root signs with SHA-512.
+    let detail = check_at(TEST_AK_CERT, &ak, &anchors, "2030-01-01T00:00:00Z").expect("the chain verifies");
+    assert!(detail.starts_with("azure-guest-ak.test → cvm-attest test vTPM root (trusted root)"), "{detail}");
+    // Azure's built-in anchors do not trust it.
+    let err = check_at(TEST_AK_CERT, &ak, &TrustAnchors::builtin(), "2030-01-01T00:00:00Z").unwrap_err();
+    assert!(matches!(err, VtpmError::IssuerNotTrusted { .. }), "{err:?}");
+}
+
+#[test]
+fn a_certificate_signed_with_an_unsupported_algorithm_is_refused_by_name() {
+    let (_, ak) = guest_ak();
+    let anchors = TrustAnchors::from_operator(&[("azure-vtpm-root", TEST_ROOT)]).expect("a self-signed root");
+    let err = check_at(TEST_AK_CERT_PSS, &ak, &anchors, "2030-01-01T00:00:00Z").unwrap_err();
+    assert_eq!(
+        err,
+        VtpmError::CertAlgorithm {
+            subject: "azure-guest-ak-pss.test".to_owned(),
+            algorithm: "1.2.840.113549.1.1.10".to_owned()
+        }
+    );
+    assert!(err.to_string().contains("only sha256-, sha384- and sha512WithRSAEncryption"), "{err}");
+}
+
+/// Whole-bundle appraisal of evidence without an AK certificate (the CoCo bundles carry none): the
+/// step is reported, not evaluated, and nothing else changes.
+#[test]
+fn whole_bundles_without_an_ak_certificate_report_the_step_not_evaluated() {
+    let anchors = TrustAnchors::builtin();
+    let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
+    let policy = Policy {
+        expected_nonce: Some(NONCE),
+        anchors: &anchors,
+        collateral: Collateral::default(),
+        at: &when,
+    };
+    for json in [COCO_SNP_V1, COCO_TDX_V1] {
+        let bundle = EvidenceBundle::from_coco_json(json, Timestamp::parse("2026-11-27T21:31:00Z").unwrap())
+            .expect("CoCo evidence");
+        assert!(bundle.tpm.ak_cert.is_none());
+        let appraisal = cvm_attest_formats::appraise::appraise(&bundle, &policy);
+        assert!(appraisal.claims.is_some(), "{:#?}", appraisal.steps);
+        let step = appraisal.steps.as_slice().iter().find(|s| s.name == "vtpm-ak-cert").expect("the step");
+        assert_eq!(step.status, Status::NotEvaluated);
+        assert_eq!(step.detail, "the evidence carries no AK certificate");
+    }
 }

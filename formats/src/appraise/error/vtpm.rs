@@ -1,9 +1,11 @@
-//! Failures of the vTPM checks: `vtpm-ak-public`, `vtpm-quote-signature`, `vtpm-quote-structure`,
-//! `vtpm-quote-nonce`, `vtpm-pcr-digest`, `vtpm-ephemeral-key` and `eventlog-replay`.
+//! Failures of the vTPM checks: `vtpm-ak-public`, `vtpm-ak-cert`, `vtpm-quote-signature`,
+//! `vtpm-quote-structure`, `vtpm-quote-nonce`, `vtpm-pcr-digest`, `vtpm-ephemeral-key` and
+//! `eventlog-replay`.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::CertError;
 use crate::ParseError;
 use crate::appraise::show::{describe_selections, hex_prefix, pcr_list, show_bytes, show_digest};
 use crate::eventlog::{EventType, ReplayError};
@@ -55,6 +57,92 @@ pub enum VtpmError {
     /// The bundle's AK could sign outside messages, or decrypt.
     #[error("the bundle's AK is not a restricted signing key: {attributes:?}")]
     AkNotRestrictedSigning { attributes: ObjectAttributes },
+
+    // vtpm-ak-cert
+    /// The AK certificate is not a DER X.509 certificate.
+    #[error("the AK certificate is {0}")]
+    AkCertificate(CertError),
+
+    /// A trusted vTPM anchor (`azure-vtpm-root`, `azure-vtpm-intermediate`) is not a certificate.
+    #[error("the trusted {name} is {error}")]
+    VtpmAnchor { name: &'static str, error: CertError },
+
+    /// No Azure vTPM root is trusted, so no AK certificate can chain.
+    #[error(
+        "no Azure vTPM root is trusted, so the AK certificate {subject} cannot be chained; add \
+         `--trust-anchor azure-vtpm-root=FILE`"
+    )]
+    NoVtpmRoot { subject: String },
+
+    /// No trusted certificate has the issuer's name (or none of those that have it is a CA).
+    #[error(
+        "{subject} is issued by `{issuer}`, which is neither a trusted Azure vTPM intermediate ({}) nor a \
+         trusted root ({}); if Azure issued it, trust its CA with `--trust-anchor azure-vtpm-intermediate=FILE` \
+         beside the other anchors",
+        list(.intermediates),
+        list(.roots)
+    )]
+    IssuerNotTrusted { subject: String, issuer: String, intermediates: Vec<String>, roots: Vec<String> },
+
+    /// The chain passes more intermediates than allowed without reaching a root.
+    #[error("{subject}'s chain passes {max} intermediates without reaching a trusted Azure vTPM root")]
+    ChainTooLong { subject: String, max: usize },
+
+    /// A certificate is signed with something other than RSA PKCS#1 v1.5 with SHA-2.
+    #[error(
+        "{subject} is signed with algorithm {algorithm}; only sha256-, sha384- and sha512WithRSAEncryption \
+         (RSA PKCS#1 v1.5) are supported"
+    )]
+    CertAlgorithm { subject: String, algorithm: String },
+
+    /// A certificate's key is not a usable RSA key.
+    #[error("{subject}'s public key is not a usable RSA key: {reason}")]
+    CertKey { subject: String, reason: String },
+
+    /// A certificate's signed part (TBSCertificate) cannot be located.
+    #[error("{subject}'s signed part (TBSCertificate) cannot be read: {reason}")]
+    CertSignedPart { subject: String, reason: String },
+
+    /// `issuer` has `subject`'s issuer name, but its key did not make `subject`'s signature.
+    #[error(
+        "{subject}'s signature does not verify with the key of {issuer} ({error}): the certificate was altered, \
+         or another CA of that name issued it"
+    )]
+    CertSignature { subject: String, issuer: String, error: SignatureError },
+
+    /// A certificate that signed another is not a CA, or its path length forbids the chain.
+    #[error("{issuer} signed {subject} but may not issue it: {reason}")]
+    IssuerNotCa { subject: String, issuer: String, reason: String },
+
+    /// A certificate of the chain is not valid yet at the time judged at.
+    #[error(
+        "{subject} is not valid before {not_before} (judged at {at}); verify as of a time inside its validity \
+         with `--at`"
+    )]
+    CertNotYetValid { subject: String, not_before: String, at: String },
+
+    /// A certificate of the chain has expired at the time judged at.
+    #[error(
+        "{subject} expired on {not_after} (judged at {at}); verify as of a time inside its validity with `--at`, \
+         or collect evidence whose AK certificate chains to a CA valid now"
+    )]
+    CertExpired { subject: String, not_after: String, at: String },
+
+    /// The AK certificate certifies another key than the AK that signs the quote (`HCLAkPub`).
+    #[error(
+        "the AK certificate {subject} certifies another key (modulus {}…, exponent {cert_exponent}) than {kid} \
+         (modulus {}…, exponent {ak_exponent}), the key that signs the quote: it was issued to another vTPM",
+        hex_prefix(.cert_modulus),
+        hex_prefix(.ak_modulus),
+        kid = AK_KID
+    )]
+    AkCertKeyMismatch {
+        subject: String,
+        cert_modulus: Vec<u8>,
+        cert_exponent: String,
+        ak_modulus: Vec<u8>,
+        ak_exponent: String,
+    },
 
     // vtpm-quote-signature, and the certification of vtpm-ephemeral-key
     /// The signature over `what` (`quote`, `certification`) does not verify with `HCLAkPub`.
@@ -180,6 +268,11 @@ pub enum VtpmError {
     /// The log extends none of the quoted PCRs (it extends `extended`).
     #[error("the event log extends none of the quoted PCRs (it extends PCRs {extended:?})")]
     NoQuotedPcrExtended { extended: Vec<u32> },
+}
+
+/// Common names, comma-separated, or `none`.
+fn list(names: &[String]) -> String {
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
 }
 
 /// A PCR whose replayed value is not the quoted one.
