@@ -10,6 +10,8 @@
 //!   and replaceable by configuration.
 //! * [`snp`]: VCEK chain, chip id, TCB, report signature and guest policy of an SEV-SNP report.
 //! * [`tdx`]: TD quote, QE report and PCK chain, and the quote's agreement with the HCL TD report.
+//! * [`revocation`]: the AMD and Intel CRLs (`snp-revocation`, `tdx-revocation`) and certificate
+//!   validity at the time judged at.
 //! * [`vtpm`]: the vTPM quote and ephemeral key, checked against the AK the hardware report vouches for.
 //!
 //! A failed step keeps why it failed as an [`AppraisalError`] ([`Step::error`]), one enum per section
@@ -20,6 +22,7 @@ pub(crate) mod cert;
 pub mod claims;
 pub mod collateral;
 mod error;
+pub mod revocation;
 mod show;
 pub mod snp;
 pub mod tdx;
@@ -35,7 +38,9 @@ use crate::time::DateTime;
 
 pub use anchors::TrustAnchors;
 pub use collateral::Collateral;
-pub use error::{AppraisalError, CertError, PcrMismatch, SnpError, TdxError, VtpmError};
+pub use error::{
+    AppraisalError, CertError, PcrMismatch, RevocationError, SnpError, TdxError, ValidityError, VtpmError,
+};
 
 /// How one step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -178,7 +183,8 @@ fn appraise_steps(
     let td_quote: TdQuote;
     let hardware = match (hcl.hardware_report(), bundle.platform) {
         (HardwareReport::Snp(report), Platform::AzureSevSnp) => {
-            snp::appraise(report, bundle.vcek_chain.as_deref(), policy.anchors, steps)?;
+            let chain = bundle.vcek_chain.as_deref();
+            snp::appraise(report, chain, policy.anchors, &policy.collateral, policy.at, steps)?;
             claims::Hardware::Snp(report)
         }
         (HardwareReport::Tdx(raw), Platform::AzureTdx) => {

@@ -1,4 +1,9 @@
-//! SEV-SNP: VCEK chain to the pinned AMD roots, chip id, TCB, report signature, guest policy.
+//! SEV-SNP: VCEK chain to the pinned AMD roots, its revocation, chip id, TCB, report signature, guest
+//! policy.
+//!
+//! Every certificate of the chain (VCEK, ASK, ARK, pinned ones included) must be valid at the time
+//! judged at (`Policy::at`). Revocation is checked against AMD's CRL for the generation when it is
+//! supplied as `amd-crl` collateral: the ARK's CRL lists revoked ASKs (see [`revocation`]).
 //!
 //! The certificate links are RSA-PSS/SHA-384 and checked with the `sev` crate's [`Verifiable`]
 //! impls. The report signature is checked with `p384` directly, because `sev` re-encodes the report
@@ -14,9 +19,12 @@ use x509_cert::der::asn1::{ObjectIdentifier, OctetStringRef};
 
 use super::anchors::{AmdRoots, TrustAnchors};
 use super::cert::Cert;
+use super::collateral::{self, Collateral};
+use super::revocation::{self, CrlAlgorithm};
 use super::show::short_hex;
 use super::{SnpError, Steps};
 use crate::snp::{Generation, GuestPolicy, REPORT_SIZE, SIGNED_SIZE, SnpReport, Tcb};
+use crate::time::DateTime;
 
 // VCEK extensions, AMD's VCEK specification (57230) table 9.
 const BOOTLOADER_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
@@ -25,6 +33,9 @@ const SNP_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704
 const MICROCODE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.8");
 const FMC_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.9");
 const HW_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.4");
+
+const VCEK_CHAIN: &str = "snp-vcek-chain";
+const REVOCATION: &str = "snp-revocation";
 
 /// The step that refuses a debuggable guest; `x-ms-compliance-status` rests on it.
 pub const POLICY: &str = "snp-policy";
@@ -38,16 +49,21 @@ pub(crate) const SIGNATURE_RESERVED: usize = SIGNED_SIZE + 2 * 72;
 const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const PEM_END: &str = "-----END CERTIFICATE-----";
 
-/// Appraise an SNP report against its VCEK chain (PEM: VCEK, optionally ASK and ARK) and the pinned roots.
+/// Appraise an SNP report against its VCEK chain (PEM: VCEK, optionally ASK and ARK) and the pinned
+/// roots, as of `at`: the steps `snp-vcek-chain`, `snp-revocation` (not evaluated without the
+/// `amd-crl` collateral), `snp-chip-id`, `snp-tcb`, `snp-report-signature` and `snp-policy`.
 pub fn appraise(
     report: &SnpReport,
     vcek_chain_pem: Option<&str>,
     anchors: &TrustAnchors,
+    collateral: &Collateral<'_>,
+    at: &DateTime,
     steps: &mut Steps,
 ) -> Option<()> {
-    let vcek = steps
-        .require("snp-vcek-chain", verify_chain(report, vcek_chain_pem, anchors), ToString::to_string)?
-        .vcek;
+    let chain =
+        steps.require(VCEK_CHAIN, verify_chain(report, vcek_chain_pem, anchors, at), ToString::to_string)?;
+    check_revocation(&chain.path, collateral.amd_crl, at, steps)?;
+    let vcek = chain.vcek;
     steps.check("snp-chip-id", check_chip_id(&vcek, report))?;
     steps.check("snp-tcb", check_tcb(&vcek, report))?;
     steps.check("snp-report-signature", check_signature(&vcek, report))?;
@@ -61,6 +77,31 @@ fn signs(issuer: &Cert, subject: &Cert) -> Result<(), SnpError> {
         issuer: issuer.common_name(),
         reason: err.to_string(),
     })
+}
+
+/// `snp-revocation`: AMD's CRL for the chain's generation, issued and signed (RSA-PSS/SHA-384) by
+/// its ARK, must be current at `at` and must not list the chain's ASK. Only the ASK is looked up:
+/// the ARK issues ASKs, and VCEKs are issued by the ASK, so the ARK's CRL cannot list a VCEK (AMD
+/// publishes no CRL of the ASK).
+fn check_revocation(path: &ChainPath, crl: Option<&[u8]>, at: &DateTime, steps: &mut Steps) -> Option<()> {
+    let Some(crl) = crl else {
+        let generation = path.generation;
+        steps.not_evaluated(
+            REVOCATION,
+            format!(
+                "no AMD CRL was supplied, so whether {} revoked {} is not checked; supply {generation}'s CRL \
+                 (DER, https://kdsintf.amd.com/vcek/v1/{generation}/crl) as `--collateral {}=FILE`",
+                path.ark.common_name(),
+                path.ask.common_name(),
+                collateral::AMD_CRL,
+            ),
+        );
+        return Some(());
+    };
+    let outcome = revocation::check(crl, &path.ark, &path.ask, CrlAlgorithm::RsaPssSha384, at)
+        .map(|check| format!("`{}`: {check}; VCEKs are not on it (the ASK issues them)", collateral::AMD_CRL))
+        .map_err(|error| SnpError::Revocation { crl: collateral::AMD_CRL, error: Box::new(error) });
+    steps.check(REVOCATION, outcome)
 }
 
 /// [`signs`] with the `sev` crate's reason, for callers that name the certificates their own way.
@@ -121,21 +162,28 @@ impl EvidenceChain {
         if ask.der != pinned_ask.der {
             signs(&ark, ask)?;
         }
-        Ok(ChainPath {
-            generation,
-            ask: ask.common_name(),
-            ask_pinned: ask.der == pinned_ask.der,
-            ark: ark.common_name(),
-        })
+        let ask_pinned = ask.der == pinned_ask.der;
+        let ask = Cert { der: ask.der.clone(), x509: ask.x509.clone() };
+        Ok(ChainPath { generation, ask, ask_pinned, ark })
     }
 }
 
 /// Which certificates a verified chain went through.
 struct ChainPath {
     generation: Generation,
-    ask: String,
+    ask: Cert,
     ask_pinned: bool,
-    ark: String,
+    ark: Cert,
+}
+
+impl ChainPath {
+    /// The chain is judged as of `at`: every certificate of it must be valid then.
+    fn check_valid_at(&self, vcek: &Cert, at: &DateTime) -> Result<(), SnpError> {
+        for cert in [vcek, &self.ask, &self.ark] {
+            cert.valid_at(at)?;
+        }
+        Ok(())
+    }
 }
 
 /// A VCEK chained to a pinned ARK, and how its generation was chosen.
@@ -157,8 +205,10 @@ impl fmt::Display for VerifiedChain {
         };
         write!(
             f,
-            "{} → {ask}{ask_note} → {ark} (pinned); {generation} from {source}",
-            self.vcek.common_name()
+            "{} → {}{ask_note} → {} (pinned); {generation} from {source}",
+            self.vcek.common_name(),
+            ask.common_name(),
+            ark.common_name()
         )
     }
 }
@@ -167,6 +217,7 @@ fn verify_chain(
     report: &SnpReport,
     vcek_chain_pem: Option<&str>,
     anchors: &TrustAnchors,
+    at: &DateTime,
 ) -> Result<VerifiedChain, SnpError> {
     let text = vcek_chain_pem.ok_or(SnpError::MissingVcek)?;
     let evidence = EvidenceChain::parse(text)?;
@@ -180,6 +231,7 @@ fn verify_chain(
         }
         None => (search_generation(&evidence, anchors)?, false),
     };
+    path.check_valid_at(&evidence.vcek, at)?;
     Ok(VerifiedChain { vcek: evidence.vcek, path, from_cpuid })
 }
 

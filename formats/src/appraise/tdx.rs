@@ -9,9 +9,10 @@
 //! `tdx-td-attributes` then refuses a TD under debug, as `snp-policy` does for SEV-SNP: the attributes
 //! come from the signed quote body, so this needs the quote signature to have passed.
 //!
-//! Certificate validity dates and revocation are not checked: both come with Intel collateral (CRLs,
-//! TCB info with its issue and next-update dates), and the certificates in a quote are not enough to
-//! decide them. A PCK chain whose certificates have expired still passes `tdx-pck-chain`.
+//! Every certificate of the PCK chain (the PCK, its CA and the pinned root) must be valid at the time
+//! judged at, or `tdx-pck-chain` fails. `tdx-revocation` then checks Intel's CRLs when supplied as
+//! collateral: the Intel SGX Root CA's (`intel-root-crl`, listing revoked PCK CAs) and the PCK CA's
+//! (`intel-pck-crl`, listing revoked PCK certificates); see [`revocation`].
 //!
 //! `tdx-tcb-status` is always reported as not evaluated: matching the platform's TCB (SGX components
 //! and PCE SVN from the PCK certificate, TDX components from the quote) against Intel's signed TCB info
@@ -27,12 +28,14 @@ use x509_cert::der::{Decode, Header, Reader, SliceReader};
 use x509_cert::ext::pkix::BasicConstraints;
 
 use super::cert::Cert;
-use super::collateral::Collateral;
+use super::collateral::{self, Collateral};
+use super::revocation::{self, CrlAlgorithm};
 use super::{Steps, TdxError, TrustAnchors};
 use crate::tdx::{Measurement, TdQuote, TdReport};
 use crate::time::DateTime;
 
 const PCK_CHAIN: &str = "tdx-pck-chain";
+const REVOCATION: &str = "tdx-revocation";
 const QE_REPORT_SIGNATURE: &str = "tdx-qe-report-signature";
 const QE_BINDING: &str = "tdx-qe-binding";
 const QUOTE_SIGNATURE: &str = "tdx-quote-signature";
@@ -63,7 +66,7 @@ pub(crate) const UNDER_DEBUG: u64 = 0xFF;
 /// ecdsa-with-SHA256 (RFC 5758): how Intel signs every certificate in the SGX/TDX PKI.
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
-/// Appraise a TD quote: the steps `tdx-pck-chain`, `tdx-qe-report-signature`, `tdx-qe-binding`,
+/// Appraise a TD quote: the steps `tdx-pck-chain`, `tdx-revocation`, `tdx-qe-report-signature`, `tdx-qe-binding`,
 /// `tdx-quote-signature`, `tdx-td-report-match`, `tdx-td-attributes` and `tdx-tcb-status`, in that
 /// order. Returns `None` at the first failed step.
 ///
@@ -78,8 +81,9 @@ pub fn appraise(
     at: &DateTime,
     steps: &mut Steps,
 ) -> Option<()> {
-    let pck_key = check_with(steps, PCK_CHAIN, pck_chain(quote, anchors))?;
-    steps.check(QE_REPORT_SIGNATURE, qe_report_signature(quote, &pck_key))?;
+    let pck = check_with(steps, PCK_CHAIN, pck_chain(quote, anchors, at))?;
+    check_revocation(&pck, collateral, at, steps)?;
+    steps.check(QE_REPORT_SIGNATURE, qe_report_signature(quote, &pck.key))?;
     steps.check(QE_BINDING, qe_binding(quote))?;
     steps.check(QUOTE_SIGNATURE, quote_signature(quote))?;
     match td_report {
@@ -161,8 +165,19 @@ impl Cert {
     }
 }
 
-/// PCK leaf → intermediate CA → a pinned Intel root. Returns the PCK key, which signs the QE report.
-fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors) -> Result<(VerifyingKey, String), TdxError> {
+/// A PCK chain that verified to a pinned root.
+struct PckChain {
+    /// The PCK key, which signs the QE report.
+    key: VerifyingKey,
+    leaf: Cert,
+    /// The PCK Platform or Processor CA.
+    intermediate: Cert,
+    /// The pinned root that signed the intermediate.
+    root: Cert,
+}
+
+/// PCK leaf → intermediate CA → a pinned Intel root, each certificate valid at `at`.
+fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors, at: &DateTime) -> Result<(PckChain, String), TdxError> {
     let blocks = quote.pck_cert_chain_blocks();
     let (leaf, intermediate, root) = match blocks.as_slice() {
         [leaf, intermediate] => (leaf, intermediate, None),
@@ -178,10 +193,61 @@ fn pck_chain(quote: &TdQuote, anchors: &TrustAnchors) -> Result<(VerifyingKey, S
     }
     leaf.verify_signed_by(&intermediate)?;
     let key = leaf.key()?;
-    Ok((
-        key,
-        format!("{} ← {} ← {} (pinned Intel root)", leaf.subject(), intermediate.subject(), pinned.subject()),
-    ))
+    for cert in [&leaf, &intermediate, &pinned] {
+        cert.valid_at(at)?;
+    }
+    let detail =
+        format!("{} ← {} ← {} (pinned Intel root)", leaf.subject(), intermediate.subject(), pinned.subject());
+    Ok((PckChain { key, leaf, intermediate, root: pinned }, detail))
+}
+
+/// `tdx-revocation`: the root's CRL must not list the PCK CA, and the PCK CA's CRL must not list the
+/// PCK. Each is checked when supplied; with neither the step is not evaluated, with one the detail
+/// says which was not checked.
+fn check_revocation(
+    chain: &PckChain,
+    collateral: &Collateral<'_>,
+    at: &DateTime,
+    steps: &mut Steps,
+) -> Option<()> {
+    let (root_crl, pck_crl) = (collateral.intel_root_crl, collateral.intel_pck_crl);
+    if root_crl.is_none() && pck_crl.is_none() {
+        steps.not_evaluated(
+            REVOCATION,
+            format!(
+                "no Intel CRLs were supplied, so whether {} or {} is revoked is not checked; supply the Intel \
+                 SGX Root CA's CRL and {}'s CRL (DER, from Intel's PCS) as `--collateral {}=FILE` and \
+                 `--collateral {}=FILE`",
+                chain.intermediate.subject(),
+                chain.leaf.subject(),
+                chain.intermediate.subject(),
+                collateral::INTEL_ROOT_CRL,
+                collateral::INTEL_PCK_CRL,
+            ),
+        );
+        return Some(());
+    }
+    let root = intel_crl(collateral::INTEL_ROOT_CRL, root_crl, &chain.root, &chain.intermediate, at);
+    let pck = intel_crl(collateral::INTEL_PCK_CRL, pck_crl, &chain.intermediate, &chain.leaf, at);
+    let outcome = root.and_then(|root| pck.map(|pck| format!("{root}; {pck}")));
+    steps.check(REVOCATION, outcome)
+}
+
+/// One Intel CRL's part of `tdx-revocation`: `issuer`'s CRL `name` does not list `subject`, or, when
+/// it was not supplied, a note saying so.
+fn intel_crl(
+    name: &'static str,
+    crl: Option<&[u8]>,
+    issuer: &Cert,
+    subject: &Cert,
+    at: &DateTime,
+) -> Result<String, TdxError> {
+    let Some(crl) = crl else {
+        return Ok(format!("`{name}` was not supplied, so {} was not checked against it", subject.subject()));
+    };
+    revocation::check(crl, issuer, subject, CrlAlgorithm::EcdsaP256Sha256, at)
+        .map(|check| format!("`{name}`: {check}"))
+        .map_err(|error| TdxError::Revocation { crl: name, error: Box::new(error) })
 }
 
 /// The pinned Intel root that signed `intermediate`. When the quote carries its own root, it must be

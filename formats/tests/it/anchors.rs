@@ -5,6 +5,7 @@ use cvm_attest_formats::appraise::collateral::{self, Collateral, CollateralError
 use cvm_attest_formats::appraise::{Status, Steps, snp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::Generation;
+use cvm_attest_formats::time::DateTime;
 
 const MILAN_ARK: &[u8] = include_bytes!("../../anchors/milan-ark.pem");
 const MILAN_ASK: &[u8] = include_bytes!("../../anchors/milan-ask.pem");
@@ -19,6 +20,7 @@ const AZURE_VTPM_ROOT: &[u8] = include_bytes!("../../anchors/azure-vtpm-root-ca-
 const AZURE_VTPM_CA_01: &[u8] = include_bytes!("../../anchors/azure-vtpm-global-ca-01.pem");
 const AZURE_VTPM_CA_03: &[u8] = include_bytes!("../../anchors/azure-vtpm-global-ca-03.pem");
 const TEST_VTPM_ROOT: &[u8] = include_bytes!("../../testdata/azure-vtpm/test-root.pem");
+const MILAN_CRL: &[u8] = include_bytes!("../../testdata/crl/milan-vcek-crl-2026-06-22.der");
 
 fn refused(anchors: &[(&str, &[u8])]) -> AnchorError {
     TrustAnchors::from_operator(anchors).expect_err("must be refused")
@@ -40,7 +42,11 @@ fn amds_own_roots_given_by_the_operator_are_accepted_and_appraise() {
         panic!("an SNP HCL report")
     };
     let mut steps = Steps::default();
-    assert_eq!(snp::appraise(&report, Some(TRUSTEE_CHAIN), &anchors, &mut steps), Some(()), "{steps:#?}");
+    // With AMD's CRL, current then, every step (revocation too) is evaluated.
+    let collateral = Collateral { amd_crl: Some(MILAN_CRL), ..Collateral::default() };
+    let when = DateTime::parse("2026-07-01T00:00:00Z").unwrap();
+    let outcome = snp::appraise(&report, Some(TRUSTEE_CHAIN), &anchors, &collateral, &when, &mut steps);
+    assert_eq!(outcome, Some(()), "{steps:#?}");
     assert!(steps.as_slice().iter().all(|step| step.status == Status::Passed), "{steps:#?}");
 }
 

@@ -39,12 +39,13 @@ fn bundle(json: &[u8]) -> (EvidenceBundle, HclReport) {
 fn hardware_steps(bundle: &EvidenceBundle, hardware: Hardware<'_>) -> Steps {
     let mut steps = Steps::default();
     let anchors = TrustAnchors::builtin();
+    let when = DateTime::parse("2026-12-01T00:00:00Z").expect("an RFC 3339 time");
+    let collateral = Collateral::default();
     let outcome = match hardware {
-        Hardware::Snp(report) => snp::appraise(report, bundle.vcek_chain.as_deref(), &anchors, &mut steps),
-        Hardware::Tdx(quote) => {
-            let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
-            tdx::appraise(quote, None, &anchors, &Collateral::default(), &when, &mut steps)
+        Hardware::Snp(report) => {
+            snp::appraise(report, bundle.vcek_chain.as_deref(), &anchors, &collateral, &when, &mut steps)
         }
+        Hardware::Tdx(quote) => tdx::appraise(quote, None, &anchors, &collateral, &when, &mut steps),
     };
     assert_eq!(outcome, Some(()), "{steps:#?}");
     steps

@@ -2,11 +2,14 @@
 //! must fail at which step (with nothing after it run).
 
 use base64::Engine;
-use cvm_attest_formats::appraise::{AppraisalError, SnpError, Status, Steps, TrustAnchors, snp};
+use cvm_attest_formats::appraise::{
+    AppraisalError, Collateral, RevocationError, SnpError, Status, Steps, TrustAnchors, ValidityError, snp,
+};
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
 use cvm_attest_formats::thim::ThimCertification;
+use cvm_attest_formats::time::DateTime;
 
 /// HCL report with an SNP report version 2 (Milan, no CPUID), and its VCEK + ASK + ARK.
 const TRUSTEE_HCL: &[u8] = include_bytes!("../../testdata/tpm/trustee-milan-hcl-report.bin");
@@ -26,8 +29,16 @@ const GENOA_ARK: &str = include_str!("../../anchors/genoa-ark.pem");
 const GENOA_ASK: &str = include_str!("../../anchors/genoa-ask.pem");
 const TURIN_ARK: &str = include_str!("../../anchors/turin-ark.pem");
 const TURIN_ASK: &str = include_str!("../../anchors/turin-ask.pem");
+/// AMD's Milan CRL (issued by ARK-Milan, no entries), current 2026-06-22 to 2026-08-08.
+const MILAN_CRL: &[u8] = include_bytes!("../../testdata/crl/milan-vcek-crl-2026-06-22.der");
 
-const STEPS: [&str; 5] = ["snp-vcek-chain", "snp-chip-id", "snp-tcb", "snp-report-signature", "snp-policy"];
+const STEPS: [&str; 6] =
+    ["snp-vcek-chain", "snp-revocation", "snp-chip-id", "snp-tcb", "snp-report-signature", "snp-policy"];
+
+/// The time most tests judge at: inside every VCEK's validity, after the Milan CRL's nextUpdate.
+const DECEMBER_2026: &str = "2026-12-01T00:00:00Z";
+/// Inside the Milan CRL's validity.
+const JULY_2026: &str = "2026-07-01T00:00:00Z";
 
 /// Offsets inside the SNP report.
 const MEASUREMENT: usize = 0x90;
@@ -67,16 +78,32 @@ fn coco(json: &[u8]) -> (SnpReport, String) {
 }
 
 fn appraise(report: &SnpReport, chain: Option<&str>, anchors: &TrustAnchors) -> Steps {
+    appraise_at(report, chain, anchors, &Collateral::default(), DECEMBER_2026)
+}
+
+fn appraise_at(
+    report: &SnpReport,
+    chain: Option<&str>,
+    anchors: &TrustAnchors,
+    collateral: &Collateral<'_>,
+    at: &str,
+) -> Steps {
     let mut steps = Steps::default();
-    let outcome = snp::appraise(report, chain, anchors, &mut steps);
+    let at = DateTime::parse(at).expect("an RFC 3339 time");
+    let outcome = snp::appraise(report, chain, anchors, collateral, &at, &mut steps);
     assert_eq!(outcome.is_some(), steps.failure().is_none(), "{steps:#?}");
     steps
+}
+
+/// Passed, or `snp-revocation` not evaluated for want of a CRL.
+fn held(step: &cvm_attest_formats::appraise::Step) -> bool {
+    step.status == Status::Passed || (step.name == "snp-revocation" && step.status == Status::NotEvaluated)
 }
 
 fn assert_passes(steps: &Steps) {
     let names: Vec<_> = steps.as_slice().iter().map(|step| step.name).collect();
     assert_eq!(names, STEPS, "{steps:#?}");
-    assert!(steps.as_slice().iter().all(|step| step.status == Status::Passed), "{steps:#?}");
+    assert!(steps.as_slice().iter().all(held), "{steps:#?}");
 }
 
 /// The appraisal stopped at `name`: every step before it passed and none after it ran. Returns
@@ -86,7 +113,7 @@ fn assert_fails_at<'a>(steps: &'a Steps, name: &str) -> &'a str {
     assert_eq!((failed.name, failed.status), (name, Status::Failed), "{steps:#?}");
     let expected_before = STEPS.iter().position(|step| *step == name).expect("an SNP step");
     assert_eq!(before.len(), expected_before, "{steps:#?}");
-    assert!(before.iter().all(|step| step.status == Status::Passed), "{steps:#?}");
+    assert!(before.iter().all(held), "{steps:#?}");
     &failed.detail
 }
 
@@ -370,4 +397,129 @@ fn malformed_chains_fail_the_chain() {
         let why = assert_fails_at(&steps, "snp-vcek-chain");
         assert!(why.starts_with(expected), "{why}");
     }
+}
+
+fn milan_crl_collateral(crl: &[u8]) -> Collateral<'_> {
+    Collateral { amd_crl: Some(crl), ..Collateral::default() }
+}
+
+fn status<'a>(steps: &'a Steps, name: &str) -> (Status, &'a str) {
+    let step = steps.as_slice().iter().find(|step| step.name == name).expect("the step ran");
+    (step.status, &step.detail)
+}
+
+#[test]
+fn without_a_crl_snp_revocation_is_not_evaluated_and_names_the_collateral() {
+    let steps = appraise(&trustee_report(), Some(TRUSTEE_CHAIN), &TrustAnchors::builtin());
+    let (status, why) = status(&steps, "snp-revocation");
+    assert_eq!(status, Status::NotEvaluated);
+    assert_eq!(
+        why,
+        "no AMD CRL was supplied, so whether ARK-Milan revoked SEV-Milan is not checked; supply Milan's CRL \
+         (DER, https://kdsintf.amd.com/vcek/v1/Milan/crl) as `--collateral amd-crl=FILE`"
+    );
+}
+
+#[test]
+fn the_milan_crl_in_its_validity_does_not_revoke_the_trustee_chain() {
+    let collateral = milan_crl_collateral(MILAN_CRL);
+    for chain in [TRUSTEE_CHAIN.to_owned(), vcek_of(TRUSTEE_CHAIN)] {
+        let steps =
+            appraise_at(&trustee_report(), Some(&chain), &TrustAnchors::builtin(), &collateral, JULY_2026);
+        assert!(steps.as_slice().iter().all(|step| step.status == Status::Passed), "{steps:#?}");
+        assert_eq!(
+            status(&steps, "snp-revocation").1,
+            "`amd-crl`: ARK-Milan's CRL (0 entries, current from 2026-06-22T05:53:52Z to 2026-08-08T00:00:00Z) is \
+             signed by ARK-Milan and does not list SEV-Milan (serial 010001); VCEKs are not on it (the ASK issues \
+             them)"
+        );
+    }
+}
+
+#[test]
+fn an_expired_milan_crl_fails_snp_revocation_naming_its_next_update() {
+    let collateral = milan_crl_collateral(MILAN_CRL);
+    let steps = appraise_at(
+        &trustee_report(),
+        Some(TRUSTEE_CHAIN),
+        &TrustAnchors::builtin(),
+        &collateral,
+        DECEMBER_2026,
+    );
+    let why = assert_fails_at(&steps, "snp-revocation");
+    assert_eq!(
+        why,
+        "the CRL `amd-crl` expired at its nextUpdate 2026-08-08T00:00:00Z, before 2026-12-01T00:00:00Z; fetch the \
+         current CRL from its issuer, or verify as of a time inside it with `--at RFC3339`"
+    );
+    assert!(matches!(
+        snp_error(&steps),
+        SnpError::Revocation { crl: "amd-crl", error } if matches!(**error, RevocationError::Expired { .. })
+    ));
+}
+
+#[test]
+fn a_tampered_or_foreign_crl_fails_snp_revocation() {
+    let mut tampered = MILAN_CRL.to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    let collateral = milan_crl_collateral(&tampered);
+    let steps =
+        appraise_at(&trustee_report(), Some(TRUSTEE_CHAIN), &TrustAnchors::builtin(), &collateral, JULY_2026);
+    let why = assert_fails_at(&steps, "snp-revocation");
+    assert!(why.starts_with("the CRL `amd-crl` is not signed by ARK-Milan"), "{why}");
+
+    // An Intel CRL handed over as AMD's: another issuer.
+    let intel = include_bytes!("../../testdata/crl/intel-sgx-root-ca-crl-2026-02-26.der");
+    let collateral = milan_crl_collateral(intel);
+    let steps =
+        appraise_at(&trustee_report(), Some(TRUSTEE_CHAIN), &TrustAnchors::builtin(), &collateral, JULY_2026);
+    let why = assert_fails_at(&steps, "snp-revocation");
+    assert_eq!(
+        why,
+        "the CRL `amd-crl` is issued by Intel SGX Root CA, not by ARK-Milan, which issued SEV-Milan; supply the \
+         CRL of ARK-Milan"
+    );
+
+    let collateral = milan_crl_collateral(b"not a CRL");
+    let steps =
+        appraise_at(&trustee_report(), Some(TRUSTEE_CHAIN), &TrustAnchors::builtin(), &collateral, JULY_2026);
+    assert!(
+        assert_fails_at(&steps, "snp-revocation").starts_with("the CRL `amd-crl` is not a DER X.509 CRL")
+    );
+}
+
+#[test]
+fn a_time_before_the_vceks_not_before_fails_the_chain() {
+    let steps = appraise_at(
+        &trustee_report(),
+        Some(TRUSTEE_CHAIN),
+        &TrustAnchors::builtin(),
+        &Collateral::default(),
+        "2023-05-01T00:00:00Z",
+    );
+    let why = assert_fails_at(&steps, "snp-vcek-chain");
+    assert_eq!(
+        why,
+        "SEV-VCEK is valid from 2023-05-02T21:22:19Z to 2030-05-02T21:22:19Z, not at 2023-05-01T00:00:00Z; use a \
+         certificate valid then, or verify as of a time inside it with `--at RFC3339`"
+    );
+    assert!(
+        matches!(snp_error(&steps), SnpError::NotValid(ValidityError::OutsideWindow { subject, .. }) if subject == "SEV-VCEK")
+    );
+}
+
+#[test]
+fn a_time_after_the_vceks_not_after_fails_the_chain() {
+    let (report, vcek) = coco(COCO_V0);
+    let steps = appraise_at(
+        &report,
+        Some(&vcek),
+        &TrustAnchors::builtin(),
+        &Collateral::default(),
+        "2046-01-01T00:00:00Z",
+    );
+    let why = assert_fails_at(&steps, "snp-vcek-chain");
+    assert!(why.starts_with("SEV-VCEK is valid from "), "{why}");
+    assert!(why.contains("not at 2046-01-01T00:00:00Z"), "{why}");
 }

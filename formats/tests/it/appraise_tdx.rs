@@ -23,8 +23,9 @@ const COCO_TDX_V1: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evid
 const MAA_SGX_EXAMPLE: &[u8] = include_bytes!("../../testdata/maa-rest-spec/AttestTdxVm.json");
 const MILAN_ARK: &str = include_str!("../../anchors/milan-ark.pem");
 
-const ALL_STEPS: [&str; 7] = [
+const ALL_STEPS: [&str; 8] = [
     "tdx-pck-chain",
+    "tdx-revocation",
     "tdx-qe-report-signature",
     "tdx-qe-binding",
     "tdx-quote-signature",
@@ -58,7 +59,7 @@ fn td_report(hcl: &[u8]) -> TdReport {
 fn run(quote: &[u8], report: Option<&TdReport>, anchors: &TrustAnchors) -> (Option<()>, Steps) {
     let quote = TdQuote::parse(quote).expect("a valid TD quote");
     let mut steps = Steps::default();
-    let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
+    let when = DateTime::parse("2026-12-01T00:00:00Z").expect("an RFC 3339 time");
     let outcome = appraise(&quote, report, anchors, &Collateral::default(), &when, &mut steps);
     (outcome, steps)
 }
@@ -76,9 +77,16 @@ fn assert_fails_at(outcome: Option<()>, steps: &Steps, failed: &str) {
     assert_eq!(outcome, None, "{steps:#?}");
     let at = ALL_STEPS.iter().position(|name| *name == failed).expect("a TDX step name");
     assert_eq!(names(steps), ALL_STEPS[..=at], "{steps:#?}");
-    let mut expected = vec![Status::Passed; at];
+    let mut expected = held(at);
     expected.push(Status::Failed);
     assert_eq!(statuses(steps), expected, "{steps:#?}");
+}
+
+/// The statuses of the first `n` steps of an appraisal that did not fail there: passed, except
+/// `tdx-revocation`, not evaluated without Intel's CRLs.
+fn held(n: usize) -> Vec<Status> {
+    let status = |name: &&str| if *name == "tdx-revocation" { Status::NotEvaluated } else { Status::Passed };
+    ALL_STEPS[..n].iter().map(status).collect()
 }
 
 fn flipped(quote: &[u8], offset: usize) -> Vec<u8> {
@@ -131,7 +139,7 @@ fn trustee_quote_with_its_td_report_passes_every_step() {
     let (outcome, steps) = run(TRUSTEE_QUOTE, Some(&report), &TrustAnchors::builtin());
     assert_eq!(outcome, Some(()), "{steps:#?}");
     assert_eq!(names(&steps), ALL_STEPS);
-    let mut expected = vec![Status::Passed; 6];
+    let mut expected = held(7);
     expected.push(Status::NotEvaluated);
     assert_eq!(statuses(&steps), expected, "{steps:#?}");
     let chain = &steps.as_slice()[0].detail;
@@ -139,10 +147,10 @@ fn trustee_quote_with_its_td_report_passes_every_step() {
         assert!(chain.contains(cn), "{chain}");
     }
     assert_eq!(
-        steps.as_slice()[5].detail,
+        steps.as_slice()[6].detail,
         "TD attributes 0x0: not under debug (DEBUG and the rest of bits 7:0 clear); other bits set: none"
     );
-    assert!(steps.as_slice()[6].detail.contains("`intel-tcb-info`"), "{steps:#?}");
+    assert!(steps.as_slice()[7].detail.contains("`intel-tcb-info`"), "{steps:#?}");
 }
 
 #[test]
@@ -153,6 +161,7 @@ fn cvmtools_quote_passes_the_signature_steps_but_not_another_tds_report() {
         statuses(&steps),
         [
             Status::Passed,
+            Status::NotEvaluated,
             Status::Passed,
             Status::Passed,
             Status::Passed,
@@ -166,7 +175,7 @@ fn cvmtools_quote_passes_the_signature_steps_but_not_another_tds_report() {
     let other_td = td_report(CVMTOOLS_HCL);
     let (outcome, steps) = run(CVMTOOLS_QUOTE, Some(&other_td), &TrustAnchors::builtin());
     assert_fails_at(outcome, &steps, "tdx-td-report-match");
-    assert!(steps.as_slice()[4].detail.starts_with("quote report_data"), "{steps:#?}");
+    assert!(steps.as_slice()[5].detail.starts_with("quote report_data"), "{steps:#?}");
 }
 
 #[test]
@@ -175,9 +184,9 @@ fn a_td_report_that_differs_only_in_an_rtmr_does_not_match() {
     report.td_info.rtmr[2][0] ^= 1;
     let (outcome, steps) = run(TRUSTEE_QUOTE, Some(&report), &TrustAnchors::builtin());
     assert_fails_at(outcome, &steps, "tdx-td-report-match");
-    assert!(steps.as_slice()[4].detail.starts_with("quote RTMR2"), "{steps:#?}");
+    assert!(steps.as_slice()[5].detail.starts_with("quote RTMR2"), "{steps:#?}");
     let Some(AppraisalError::Tdx(TdxError::TdReportMismatch { field, quote, report: in_report })) =
-        &steps.as_slice()[4].error
+        &steps.as_slice()[5].error
     else {
         panic!("not a TD report mismatch: {steps:#?}");
     };
@@ -195,7 +204,7 @@ fn trustee_evidence_files_pass_in_both_encodings() {
         let (outcome, steps) =
             run(bundle.td_quote.as_deref().unwrap(), Some(&report), &TrustAnchors::builtin());
         assert_eq!(outcome, Some(()), "{steps:#?}");
-        assert_eq!(statuses(&steps)[..6], [Status::Passed; 6], "{steps:#?}");
+        assert_eq!(statuses(&steps)[..7], held(7), "{steps:#?}");
     }
 }
 
@@ -226,9 +235,9 @@ fn a_flipped_qe_report_byte_fails_the_qe_report_signature() {
 fn a_flipped_auth_data_byte_fails_the_qe_binding() {
     let (outcome, steps) = run(&flipped(TRUSTEE_QUOTE, QE_AUTH_DATA), None, &TrustAnchors::builtin());
     assert_fails_at(outcome, &steps, "tdx-qe-binding");
-    assert!(steps.as_slice()[2].detail.contains("SHA-256(attestation key ‖ QE auth data)"), "{steps:#?}");
+    assert!(steps.as_slice()[3].detail.contains("SHA-256(attestation key ‖ QE auth data)"), "{steps:#?}");
     assert!(
-        matches!(&steps.as_slice()[2].error, Some(AppraisalError::Tdx(TdxError::QeBindingMismatch { found, expected })) if found != expected),
+        matches!(&steps.as_slice()[3].error, Some(AppraisalError::Tdx(TdxError::QeBindingMismatch { found, expected })) if found != expected),
         "{steps:#?}"
     );
 }
@@ -267,7 +276,7 @@ fn a_pinned_root_with_the_same_key_but_another_issuance_is_accepted() {
     assert_ne!(old_root, chain[2], "the two issuances differ");
     let (outcome, steps) = run(TRUSTEE_QUOTE, None, &anchors_with_roots(vec![old_root]));
     assert_eq!(outcome, Some(()), "{steps:#?}");
-    assert_eq!(statuses(&steps)[..4], [Status::Passed; 4], "{steps:#?}");
+    assert_eq!(statuses(&steps)[..5], held(5), "{steps:#?}");
 }
 
 #[test]
@@ -275,7 +284,7 @@ fn a_chain_without_its_root_chains_to_the_pinned_one() {
     let chain = pck_chain_pem(TRUSTEE_QUOTE);
     let (outcome, steps) = run(&with_pck_chain(TRUSTEE_QUOTE, &chain[..2]), None, &TrustAnchors::builtin());
     assert_eq!(outcome, Some(()), "{steps:#?}");
-    assert_eq!(statuses(&steps)[..4], [Status::Passed; 4], "{steps:#?}");
+    assert_eq!(statuses(&steps)[..5], held(5), "{steps:#?}");
 }
 
 #[test]
@@ -311,7 +320,7 @@ fn v5_signed_bytes_include_the_body_descriptor() {
     let report = td_report(TRUSTEE_HCL);
     let (outcome, steps) = run(&v5, Some(&report), &TrustAnchors::builtin());
     assert_fails_at(outcome, &steps, "tdx-quote-signature");
-    assert!(steps.as_slice()[3].detail.contains("638-byte"), "{steps:#?}");
+    assert!(steps.as_slice()[4].detail.contains("638-byte"), "{steps:#?}");
 }
 
 #[test]
@@ -398,4 +407,152 @@ fn genuine_tdx_evidence_passes_tdx_td_attributes_end_to_end() {
     let claims = appraisal.claims.expect("genuine evidence verifies");
     assert_eq!(claims["x-ms-isolation-tee"]["x-ms-compliance-status"], "azure-compliant-cvm");
     assert_eq!(claims["x-ms-isolation-tee"]["tdx_td_attributes_debug"], false);
+}
+
+const INTEL_ROOT_CRL: &[u8] = include_bytes!("../../testdata/crl/intel-sgx-root-ca-crl-2026-02-26.der");
+const PLATFORM_CRL_2025: &[u8] = include_bytes!("../../testdata/crl/pck-platform-ca-crl-2025-10-13.der");
+const PLATFORM_CRL_2026: &[u8] = include_bytes!("../../testdata/crl/pck-platform-ca-crl-2026-03-16.der");
+const PROCESSOR_CRL: &[u8] = include_bytes!("../../testdata/crl/pck-processor-ca-crl-2025-06-19.der");
+
+/// The trustee quote appraised with these Intel CRLs at `at`.
+fn run_with_crls(root_crl: Option<&[u8]>, pck_crl: Option<&[u8]>, at: &str) -> (Option<()>, Steps) {
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).expect("a valid TD quote");
+    let collateral = Collateral { intel_root_crl: root_crl, intel_pck_crl: pck_crl, ..Collateral::default() };
+    let at = DateTime::parse(at).expect("an RFC 3339 time");
+    let mut steps = Steps::default();
+    let outcome = appraise(&quote, None, &TrustAnchors::builtin(), &collateral, &at, &mut steps);
+    (outcome, steps)
+}
+
+fn revocation_step(steps: &Steps) -> (Status, &str) {
+    let step = &steps.as_slice()[1];
+    assert_eq!(step.name, "tdx-revocation", "{steps:#?}");
+    (step.status, &step.detail)
+}
+
+#[test]
+fn without_crls_tdx_revocation_is_not_evaluated_and_names_the_collateral() {
+    let (outcome, steps) = run(TRUSTEE_QUOTE, None, &TrustAnchors::builtin());
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    let (status, why) = revocation_step(&steps);
+    assert_eq!(status, Status::NotEvaluated);
+    for expected in [
+        "`--collateral intel-root-crl=FILE`",
+        "`--collateral intel-pck-crl=FILE`",
+        "CN=Intel SGX PCK Platform CA",
+    ] {
+        assert!(why.contains(expected), "{expected} in {why}");
+    }
+}
+
+#[test]
+fn the_root_and_platform_crls_of_march_2026_revoke_nothing_in_the_trustee_chain() {
+    let (outcome, steps) =
+        run_with_crls(Some(INTEL_ROOT_CRL), Some(PLATFORM_CRL_2026), "2026-03-20T00:00:00Z");
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    let (status, detail) = revocation_step(&steps);
+    assert_eq!(status, Status::Passed, "{detail}");
+    assert!(
+        detail.starts_with(
+            "`intel-root-crl`: Intel SGX Root CA's CRL (0 entries, current from 2026-02-26T13:04:00Z to \
+             2027-02-26T13:04:00Z) is signed by Intel SGX Root CA and does not list Intel SGX PCK Platform CA \
+             (serial "
+        ),
+        "{detail}"
+    );
+    assert!(detail.contains("; `intel-pck-crl`: Intel SGX PCK Platform CA's CRL ("), "{detail}");
+    assert!(detail.contains("does not list Intel SGX PCK Certificate (serial "), "{detail}");
+}
+
+#[test]
+fn one_intel_crl_alone_is_checked_and_the_other_named_as_unchecked() {
+    let (outcome, steps) = run_with_crls(None, Some(PLATFORM_CRL_2025), "2025-10-20T00:00:00Z");
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    let (status, detail) = revocation_step(&steps);
+    assert_eq!(status, Status::Passed, "{detail}");
+    assert!(
+        detail.starts_with(
+            "`intel-root-crl` was not supplied, so CN=Intel SGX PCK Platform CA was not checked against it; \
+             `intel-pck-crl`: Intel SGX PCK Platform CA's CRL (44 entries, current from 2025-10-13T10:45:32Z to \
+             2025-11-12T10:45:32Z)"
+        ),
+        "{detail}"
+    );
+
+    let (outcome, steps) = run_with_crls(Some(INTEL_ROOT_CRL), None, "2026-12-01T00:00:00Z");
+    assert_eq!(outcome, Some(()), "{steps:#?}");
+    let (status, detail) = revocation_step(&steps);
+    assert_eq!(status, Status::Passed, "{detail}");
+    assert!(
+        detail.ends_with(
+            "; `intel-pck-crl` was not supplied, so CN=Intel SGX PCK Certificate was not checked against it"
+        ),
+        "{detail}"
+    );
+}
+
+#[test]
+fn the_processor_cas_crl_is_refused_for_a_platform_issued_pck() {
+    let (outcome, steps) = run_with_crls(None, Some(PROCESSOR_CRL), "2025-07-01T00:00:00Z");
+    assert_fails_at(outcome, &steps, "tdx-revocation");
+    assert_eq!(
+        revocation_step(&steps).1,
+        "the CRL `intel-pck-crl` is issued by Intel SGX PCK Processor CA, not by Intel SGX PCK Platform CA, which \
+         issued Intel SGX PCK Certificate; supply the CRL of Intel SGX PCK Platform CA"
+    );
+}
+
+#[test]
+fn a_tampered_or_expired_intel_crl_fails_tdx_revocation() {
+    let mut tampered = INTEL_ROOT_CRL.to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01;
+    let (outcome, steps) = run_with_crls(Some(&tampered), None, "2026-12-01T00:00:00Z");
+    assert_fails_at(outcome, &steps, "tdx-revocation");
+    assert!(
+        revocation_step(&steps).1.starts_with("the CRL `intel-root-crl` is not signed by Intel SGX Root CA"),
+        "{steps:#?}"
+    );
+
+    let (outcome, steps) =
+        run_with_crls(Some(INTEL_ROOT_CRL), Some(PLATFORM_CRL_2025), "2026-12-01T00:00:00Z");
+    assert_fails_at(outcome, &steps, "tdx-revocation");
+    let why = revocation_step(&steps).1;
+    assert!(
+        why.starts_with("the CRL `intel-pck-crl` expired at its nextUpdate 2025-11-12T10:45:32Z"),
+        "{why}"
+    );
+    assert!(matches!(
+        &steps.as_slice()[1].error,
+        Some(AppraisalError::Tdx(TdxError::Revocation { crl: "intel-pck-crl", .. }))
+    ));
+
+    // The root's CRL of 2026 was not yet issued in October 2025.
+    let (outcome, steps) =
+        run_with_crls(Some(INTEL_ROOT_CRL), Some(PLATFORM_CRL_2025), "2025-10-20T00:00:00Z");
+    assert_fails_at(outcome, &steps, "tdx-revocation");
+    let why = revocation_step(&steps).1;
+    assert!(
+        why.starts_with("the CRL `intel-root-crl` was issued at 2026-02-26T13:04:00Z (thisUpdate)"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_time_outside_the_pck_leafs_validity_fails_the_pck_chain() {
+    for (at, quote, window) in [
+        ("2030-09-14T00:00:00Z", TRUSTEE_QUOTE, "2023-09-13"),
+        ("2025-02-01T00:00:00Z", CVMTOOLS_QUOTE, "2025-02-22"),
+    ] {
+        let quote = TdQuote::parse(quote).expect("a valid TD quote");
+        let when = DateTime::parse(at).unwrap();
+        let mut steps = Steps::default();
+        let outcome =
+            appraise(&quote, None, &TrustAnchors::builtin(), &Collateral::default(), &when, &mut steps);
+        assert_fails_at(outcome, &steps, "tdx-pck-chain");
+        let why = &steps.as_slice()[0].detail;
+        assert!(why.starts_with(&format!("Intel SGX PCK Certificate is valid from {window}")), "{why}");
+        assert!(why.contains(&format!("not at {at}")), "{why}");
+        assert!(why.ends_with("verify as of a time inside it with `--at RFC3339`"), "{why}");
+    }
 }

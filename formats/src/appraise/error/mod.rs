@@ -6,10 +6,12 @@
 //! (map it to an error code, say) without reading the message. [`Step::error`](super::Step::error)
 //! keeps the error of a failed step.
 
+mod revocation;
 mod snp;
 mod tdx;
 mod vtpm;
 
+pub use revocation::{RevocationError, ValidityError};
 pub use snp::SnpError;
 pub use tdx::TdxError;
 pub use vtpm::{PcrMismatch, VtpmError};

@@ -1,7 +1,7 @@
-//! Failures of the SEV-SNP checks: `snp-vcek-chain`, `snp-chip-id`, `snp-tcb`,
+//! Failures of the SEV-SNP checks: `snp-vcek-chain`, `snp-revocation`, `snp-chip-id`, `snp-tcb`,
 //! `snp-report-signature` and `snp-policy`.
 
-use super::CertError;
+use super::{CertError, RevocationError, ValidityError};
 use crate::appraise::show::short_hex;
 use crate::appraise::snp::{SIGNATURE_RESERVED, describe_policy};
 use crate::snp::{Generation, GuestPolicy, REPORT_SIZE, Tcb};
@@ -74,6 +74,15 @@ pub enum SnpError {
         .attempts.iter().map(|(generation, why)| format!("{generation}: {why}")).collect::<Vec<_>>().join("; ")
     )]
     NoGenerationChains { attempts: Vec<(Generation, SnpError)> },
+
+    /// A certificate of the verified chain (VCEK, ASK or ARK) is not valid at the time judged at.
+    #[error(transparent)]
+    NotValid(#[from] ValidityError),
+
+    // snp-revocation
+    /// AMD's CRL (`crl` is its collateral name) cannot be used, or it revokes the ASK.
+    #[error("the CRL `{crl}` {error}")]
+    Revocation { crl: &'static str, error: Box<RevocationError> },
 
     // snp-chip-id
     /// The VCEK's hwID extension is not the report's chip_id.

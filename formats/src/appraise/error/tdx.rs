@@ -1,7 +1,7 @@
-//! Failures of the TDX checks: `tdx-pck-chain`, `tdx-qe-report-signature`, `tdx-qe-binding`,
+//! Failures of the TDX checks: `tdx-pck-chain`, `tdx-revocation`, `tdx-qe-report-signature`, `tdx-qe-binding`,
 //! `tdx-quote-signature`, `tdx-td-report-match` and `tdx-td-attributes`.
 
-use super::CertError;
+use super::{CertError, RevocationError, ValidityError};
 use crate::appraise::tdx::{UNDER_DEBUG, attribute_names, debug_reason, other_attributes};
 
 /// Why a TD quote was rejected. Certificates are named by their subject (`CN=…`).
@@ -56,6 +56,16 @@ pub enum TdxError {
         .failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     NoPinnedRoot { intermediate: String, pinned: usize, chain_root: Option<String>, failures: Vec<TdxError> },
+
+    /// A certificate of the verified chain (PCK, PCK CA or the pinned root) is not valid at the time
+    /// judged at.
+    #[error(transparent)]
+    NotValid(#[from] ValidityError),
+
+    // tdx-revocation
+    /// An Intel CRL (`crl` is its collateral name) cannot be used, or it revokes the PCK CA or PCK.
+    #[error("the CRL `{crl}` {error}")]
+    Revocation { crl: &'static str, error: Box<RevocationError> },
 
     // tdx-qe-report-signature
     /// The QE report signature is not r ‖ s of a P-256 signature.
