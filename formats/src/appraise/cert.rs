@@ -5,7 +5,10 @@ use x509_cert::Certificate;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, Header, Reader, SliceReader, pem};
 
-use super::CertError;
+use x509_cert::time::Time;
+
+use super::{CertError, ValidityError};
+use crate::time::DateTime;
 
 /// id-at-commonName.
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
@@ -60,4 +63,41 @@ impl Cert {
         let extensions = self.x509.tbs_certificate.extensions.as_deref()?;
         extensions.iter().find(|ext| ext.extn_id == oid).map(|ext| ext.extn_value.as_bytes())
     }
+}
+
+/// Validity: certificates are judged as of the appraisal's time, like CRLs. An expired CA's key may
+/// no longer be protected, and its issuer no longer lists it on a CRL once expired.
+impl Cert {
+    /// `notBefore ≤ at ≤ notAfter`; the error names the certificate, its window and `at`.
+    pub(crate) fn valid_at(&self, at: &DateTime) -> Result<(), ValidityError> {
+        let validity = &self.x509.tbs_certificate.validity;
+        let window = instant(validity.not_before).zip(instant(validity.not_after));
+        let (not_before, not_after) =
+            window.ok_or_else(|| ValidityError::TimeOutOfRange { subject: self.common_name() })?;
+        let (subject, at_text) = (self.common_name(), at.to_string());
+        let (not_before_text, not_after_text) = (not_before.to_string(), not_after.to_string());
+        if *at < not_before {
+            Err(ValidityError::NotYetValid {
+                subject,
+                not_before: not_before_text,
+                not_after: not_after_text,
+                at: at_text,
+            })
+        } else if *at > not_after {
+            Err(ValidityError::Expired {
+                subject,
+                not_before: not_before_text,
+                not_after: not_after_text,
+                at: at_text,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An X.509 time as an instant; `None` only outside the years 0000–9999, which X.509 cannot encode.
+pub(crate) fn instant(time: Time) -> Option<DateTime> {
+    let seconds = i64::try_from(time.to_unix_duration().as_secs()).ok()?;
+    DateTime::from_unix_seconds(seconds)
 }

@@ -24,8 +24,8 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Time;
 
-use super::cert::Cert;
-use super::error::{CertError, RevocationError, ValidityError};
+use super::cert::{Cert, instant};
+use super::error::{CertError, RevocationError};
 use crate::time::DateTime;
 
 /// id-at-commonName.
@@ -300,34 +300,6 @@ fn verify_rsa_pss_sha384(
             reason: format!("the signature is not an RSA signature ({err})"),
         })?;
     Ok(key.verify(signed, &signature).is_ok())
-}
-
-/// Validity: certificates are judged as of the appraisal's time, like CRLs. An expired CA's key may
-/// no longer be protected, and its issuer no longer lists it on a CRL once expired.
-impl Cert {
-    /// `notBefore ≤ at ≤ notAfter`; the error names the certificate, its window and `at`.
-    pub(crate) fn valid_at(&self, at: &DateTime) -> Result<(), ValidityError> {
-        let validity = &self.x509.tbs_certificate.validity;
-        let window = instant(validity.not_before).zip(instant(validity.not_after));
-        let (not_before, not_after) =
-            window.ok_or_else(|| ValidityError::TimeOutOfRange { subject: self.common_name() })?;
-        if not_before <= *at && *at <= not_after {
-            Ok(())
-        } else {
-            Err(ValidityError::OutsideWindow {
-                subject: self.common_name(),
-                not_before: not_before.to_string(),
-                not_after: not_after.to_string(),
-                at: at.to_string(),
-            })
-        }
-    }
-}
-
-/// An X.509 time as an instant; `None` only outside the years 0000–9999, which X.509 cannot encode.
-pub(crate) fn instant(time: Time) -> Option<DateTime> {
-    let seconds = i64::try_from(time.to_unix_duration().as_secs()).ok()?;
-    DateTime::from_unix_seconds(seconds)
 }
 
 /// The common name in `name`, or the whole name.

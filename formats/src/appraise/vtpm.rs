@@ -19,7 +19,6 @@ use x509_cert::der::Decode;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::oid::AssociatedOid;
 use x509_cert::ext::pkix::BasicConstraints;
-use x509_cert::time::Time;
 
 use super::anchors::{AZURE_VTPM_INTERMEDIATE, AZURE_VTPM_ROOT, TrustAnchors};
 use super::cert::Cert;
@@ -171,7 +170,7 @@ pub fn ak_certificate(
     let issuers = chain(&leaf, &roots, &intermediates)?;
     // Judged from the root down, so that the failure named is the one nearest the anchor.
     for cert in issuers.iter().rev().copied().chain([&leaf]) {
-        check_validity(cert, at)?;
+        cert.valid_at(at)?;
     }
     let bits = check_certified_key(&leaf, ak)?;
     let path: Vec<String> = issuers.iter().map(|cert| cert.common_name()).collect();
@@ -296,37 +295,6 @@ fn rsa_key(cert: &Cert) -> Result<RsaPublicKey, VtpmError> {
         return Err(unusable(format!("its algorithm is {}, not rsaEncryption", spki.algorithm.oid)));
     }
     RsaPublicKey::from_pkcs1_der(spki.subject_public_key.raw_bytes()).map_err(|err| unusable(err.to_string()))
-}
-
-/// `at` must lie within the certificate's notBefore..=notAfter (RFC 5280 §4.1.2.5).
-fn check_validity(cert: &Cert, at: &DateTime) -> Result<(), VtpmError> {
-    let validity = &cert.x509.tbs_certificate.validity;
-    let (not_before, not_after) = (unix_seconds(validity.not_before), unix_seconds(validity.not_after));
-    if at.unix_seconds() < not_before {
-        return Err(VtpmError::CertNotYetValid {
-            subject: cert.common_name(),
-            not_before: show_time(not_before),
-            at: at.to_string(),
-        });
-    }
-    if at.unix_seconds() > not_after {
-        return Err(VtpmError::CertExpired {
-            subject: cert.common_name(),
-            not_after: show_time(not_after),
-            at: at.to_string(),
-        });
-    }
-    Ok(())
-}
-
-/// An X.509 time as seconds since the Unix epoch (X.509 times are never before it).
-fn unix_seconds(time: Time) -> i64 {
-    i64::try_from(time.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-}
-
-/// RFC 3339 in UTC, or the seconds when that cannot be written.
-fn show_time(seconds: i64) -> String {
-    DateTime::from_unix_seconds(seconds).map_or_else(|| format!("{seconds} s after 1970"), |t| t.to_string())
 }
 
 /// The AK certificate must certify the AK that signs the quote (modulus and exponent); returns

@@ -501,11 +501,12 @@ fn a_time_before_the_vceks_not_before_fails_the_chain() {
     let why = assert_fails_at(&steps, "snp-vcek-chain");
     assert_eq!(
         why,
-        "SEV-VCEK is valid from 2023-05-02T21:22:19Z to 2030-05-02T21:22:19Z, not at 2023-05-01T00:00:00Z; use a \
-         certificate valid then, or verify as of a time inside it with `--at RFC3339`"
+        "SEV-VCEK is not valid until 2023-05-02T21:22:19Z (valid from 2023-05-02T21:22:19Z to \
+         2030-05-02T21:22:19Z; judged at 2023-05-01T00:00:00Z); use a certificate valid then, or verify as of a \
+         time inside it with `--at RFC3339`"
     );
     assert!(
-        matches!(snp_error(&steps), SnpError::NotValid(ValidityError::OutsideWindow { subject, .. }) if subject == "SEV-VCEK")
+        matches!(snp_error(&steps), SnpError::NotValid(ValidityError::NotYetValid { subject, .. }) if subject == "SEV-VCEK")
     );
 }
 
@@ -520,6 +521,6 @@ fn a_time_after_the_vceks_not_after_fails_the_chain() {
         "2046-01-01T00:00:00Z",
     );
     let why = assert_fails_at(&steps, "snp-vcek-chain");
-    assert!(why.starts_with("SEV-VCEK is valid from "), "{why}");
-    assert!(why.contains("not at 2046-01-01T00:00:00Z"), "{why}");
+    assert!(why.starts_with("SEV-VCEK expired on 2032-01-28T16:26:55Z"), "{why}");
+    assert!(why.contains("judged at 2046-01-01T00:00:00Z"), "{why}");
 }

@@ -10,7 +10,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::appraise::anchors::TrustAnchors;
 use cvm_attest_formats::appraise::vtpm::{ak_certificate, appraise};
-use cvm_attest_formats::appraise::{AppraisalError, Collateral, Policy, Status, Steps, VtpmError};
+use cvm_attest_formats::appraise::{
+    AppraisalError, Collateral, Policy, Status, Steps, ValidityError, VtpmError,
+};
 use cvm_attest_formats::bundle::{EphemeralKey, EvidenceBundle, PcrBank, Pcrs, Timestamp, TpmEvidence};
 use cvm_attest_formats::eventlog::EventLog;
 use cvm_attest_formats::hcl::{HclReport, RuntimeClaims};
@@ -627,18 +629,18 @@ fn after_ca_01_expired_the_step_fails_naming_it_and_the_fix() {
     let err = check_at(&cert, &ak, &TrustAnchors::builtin(), "2026-12-01T00:00:00Z").unwrap_err();
     assert_eq!(
         err,
-        VtpmError::CertExpired {
+        VtpmError::NotValid(ValidityError::Expired {
             subject: CA_01_CN.to_owned(),
+            not_before: "2023-06-08T17:53:04Z".to_owned(),
             not_after: "2025-11-03T17:53:04Z".to_owned(),
             at: "2026-12-01T00:00:00Z".to_owned(),
-        }
+        })
     );
-    assert!(
-        err.to_string().starts_with(
-            "Global Virtual TPM CA - 01 expired on 2025-11-03T17:53:04Z (judged at 2026-12-01T00:00:00Z); \
-             verify as of a time inside its validity with `--at`"
-        ),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "Global Virtual TPM CA - 01 expired on 2025-11-03T17:53:04Z (valid from 2023-06-08T17:53:04Z to \
+         2025-11-03T17:53:04Z; judged at 2026-12-01T00:00:00Z); use a current certificate, or verify as of a \
+         time inside it with `--at RFC3339`"
     );
     // And in the appraisal, which then stops.
     let guest = azure_guest();
@@ -654,18 +656,18 @@ fn the_ak_certificate_itself_is_judged_by_its_own_validity() {
     // The AK certificate expired on 2025-10-30, four days before CA - 01.
     let err = check_at(&cert, &ak, &anchors, "2025-10-31T00:00:00Z").unwrap_err();
     assert!(
-        matches!(&err, VtpmError::CertExpired { subject, not_after, .. }
+        matches!(&err, VtpmError::NotValid(ValidityError::Expired { subject, not_after, .. })
         if subject == AK_CN && not_after == "2025-10-30T00:00:00Z"),
         "{err:?}"
     );
     // Before 2024-02-07 it was not valid yet (the CA and root were).
     let err = check_at(&cert, &ak, &anchors, "2024-01-01T00:00:00Z").unwrap_err();
     assert!(
-        matches!(&err, VtpmError::CertNotYetValid { subject, not_before, .. }
+        matches!(&err, VtpmError::NotValid(ValidityError::NotYetValid { subject, not_before, .. })
         if subject == AK_CN && not_before == "2024-02-07T00:00:00Z"),
         "{err:?}"
     );
-    assert!(err.to_string().contains("verify as of a time inside its validity with `--at`"), "{err}");
+    assert!(err.to_string().contains("verify as of a time inside it with `--at RFC3339`"), "{err}");
 }
 
 #[test]

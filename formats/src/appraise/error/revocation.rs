@@ -8,16 +8,21 @@ use crate::time::DateTime;
 /// What the time to judge at can be changed with, for every "not at this time" error.
 const AT_FIX: &str = "verify as of a time inside it with `--at RFC3339`";
 
-/// Why a certificate is not valid at the time appraisal judges at.
+/// Why a certificate is not valid at the time appraisal judges at. Times are RFC 3339, UTC.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidityError {
-    /// `at` is before notBefore or after notAfter. The times are RFC 3339, UTC for the certificate's.
     #[error(
-        "{subject} is valid from {not_before} to {not_after}, not at {at}; use a certificate valid then, \
-         or {AT_FIX}"
+        "{subject} is not valid until {not_before} (valid from {not_before} to {not_after}; judged at {at}); \
+         use a certificate valid then, or {AT_FIX}"
     )]
-    OutsideWindow { subject: String, not_before: String, not_after: String, at: String },
+    NotYetValid { subject: String, not_before: String, not_after: String, at: String },
+
+    #[error(
+        "{subject} expired on {not_after} (valid from {not_before} to {not_after}; judged at {at}); use a \
+         current certificate, or {AT_FIX}"
+    )]
+    Expired { subject: String, not_before: String, not_after: String, at: String },
 
     /// A validity bound that RFC 3339 cannot write (outside the years 0000–9999; X.509 cannot
     /// encode such a time either, so this is a malformed certificate).

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::CertError;
+use super::{CertError, ValidityError};
 use crate::ParseError;
 use crate::appraise::show::{describe_selections, hex_prefix, pcr_list, show_bytes, show_digest};
 use crate::eventlog::{EventType, ReplayError};
@@ -115,18 +115,9 @@ pub enum VtpmError {
     IssuerNotCa { subject: String, issuer: String, reason: String },
 
     /// A certificate of the chain is not valid yet at the time judged at.
-    #[error(
-        "{subject} is not valid before {not_before} (judged at {at}); verify as of a time inside its validity \
-         with `--at`"
-    )]
-    CertNotYetValid { subject: String, not_before: String, at: String },
-
-    /// A certificate of the chain has expired at the time judged at.
-    #[error(
-        "{subject} expired on {not_after} (judged at {at}); verify as of a time inside its validity with `--at`, \
-         or collect evidence whose AK certificate chains to a CA valid now"
-    )]
-    CertExpired { subject: String, not_after: String, at: String },
+    /// A certificate of the AK's chain is not valid at the time judged at.
+    #[error(transparent)]
+    NotValid(#[from] ValidityError),
 
     /// The AK certificate certifies another key than the AK that signs the quote (`HCLAkPub`).
     #[error(
