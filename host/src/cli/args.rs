@@ -154,7 +154,8 @@ pub struct VerifyArgs {
     /// Replace the verifier's built-in roots with NAME=PEM_FILE (repeatable; adds to the
     /// configuration's [trust_anchors]). They replace all built-in roots, so give a whole set, e.g.
     /// `--trust-anchor amd-ark-milan=ark.pem --trust-anchor amd-ask-milan=ask.pem`. Names:
-    /// amd-ark-{milan,genoa,turin}, amd-ask-{milan,genoa,turin}, intel-sgx-root
+    /// amd-ark-{milan,genoa,turin}, amd-ask-{milan,genoa,turin}, intel-sgx-root, azure-vtpm-root,
+    /// azure-vtpm-intermediate (the last three may repeat)
     #[arg(long = "trust-anchor", value_name = "NAME=FILE", value_parser = parse_named_file)]
     pub trust_anchors: Vec<(String, PathBuf)>,
 
