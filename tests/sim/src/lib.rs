@@ -1,0 +1,14 @@
+//! A simulated Azure confidential VM, for tests and demonstrations only: everything it signs is
+//! signed by the test PKI in `testdata/pki/`, which no verifier trusts unless told to.
+//!
+//! * [`pki`]: the test keys and certificates, compiled in.
+//! * [`hcl`], [`snp`], [`tdx`]: the HCL report the paravisor publishes, with an SEV-SNP report or a
+//!   TD report inside, and the TD quote IMDS turns a TD report into.
+//! * [`paravisor`]: the vTPM front end: a proxy speaking swtpm's TCP protocol that serves the
+//!   paravisor's NV indices itself and forwards everything else to a real swtpm.
+
+pub mod hcl;
+pub mod paravisor;
+pub mod pki;
+pub mod snp;
+pub mod tdx;
