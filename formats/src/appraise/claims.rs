@@ -19,9 +19,9 @@
 //!   `-default-securebootkeysvalidated`, `-elam-enabled`, `-flightsigning-enabled`,
 //!   `-hypervisordebug-enabled`, `-kerneldebug-enabled`, `-signingdisabled`, `-testsigning-enabled`,
 //!   `-hvci-policy`: MAA reads them from Windows boot-log events, which this crate does not interpret.
-//! * TDX `tdx_seamsvn` (how MAA derives it from `tee_tcb_svn` is unconfirmed), `attester_tcb_status`
-//!   (needs Intel's TCB collateral), and the platform token's EAT claims `eat_profile`, `dbgstat`,
-//!   `intuse`.
+//! * TDX `tdx_seamsvn` (how MAA derives it from `tee_tcb_svn` is unconfirmed), and the platform
+//!   token's EAT claims `eat_profile`, `dbgstat`, `intuse`. `attester_tcb_status` is produced only
+//!   when Intel's TCB collateral was supplied and `tdx-tcb-status` evaluated ([`add_tdx_tcb`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -31,6 +31,7 @@ use serde_json::{Map, Value, json};
 use super::{Steps, snp, tdx};
 use crate::bundle::{EphemeralKey, EvidenceBundle};
 use crate::hcl::{HclReport, RuntimeClaims};
+use crate::intel::TcbVerdict;
 use crate::snp::SnpReport;
 use crate::tdx::{TdAttributes, TdQuote};
 use crate::tpm::Public;
@@ -179,6 +180,26 @@ pub fn tdxvm(quote: &TdQuote) -> Map<String, Value> {
         ("tdx_td_attributes_perfmon", has(attributes, PERFMON).into()),
     ];
     claims.into_iter().map(|(name, value): (&str, Value)| (name.to_owned(), value)).collect()
+}
+
+/// The TCB claims of an evaluated `tdx-tcb-status`: `attester_tcb_status`, MAA's claim, with Intel's
+/// status name (`UpToDate`, `OutOfDate` …), and `attester_advisory_ids`, Intel's advisory IDs
+/// (`INTEL-SA-00960` …) of the platform's, the TDX module's and the TD_QE's levels. MAA's public TDX
+/// claim set has no advisory claim: that name is this crate's, chosen to sit beside MAA's.
+pub fn tdx_tcb(verdict: &TcbVerdict) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("attester_tcb_status".into(), verdict.status.name().into());
+    claims.insert("attester_advisory_ids".into(), verdict.advisory_ids.clone().into());
+    claims
+}
+
+/// Add [`tdx_tcb`]'s claims to the `x-ms-isolation-tee` claims of a claim set from [`azure_vm`]. Call
+/// it only with the verdict of the appraisal the claims come from, and only when `tdx-tcb-status`
+/// passed.
+pub fn add_tdx_tcb(claims: &mut Value, verdict: &TcbVerdict) {
+    if let Some(tee) = claims.get_mut("x-ms-isolation-tee").and_then(Value::as_object_mut) {
+        tee.extend(tdx_tcb(verdict));
+    }
 }
 
 fn has(attributes: TdAttributes, bit: u64) -> bool {

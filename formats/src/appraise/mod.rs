@@ -181,6 +181,7 @@ fn appraise_steps(
         )
     })?;
     let td_quote: TdQuote;
+    let mut tdx_tcb = None;
     let hardware = match (hcl.hardware_report(), bundle.platform) {
         (HardwareReport::Snp(report), Platform::AzureSevSnp) => {
             let chain = bundle.vcek_chain.as_deref();
@@ -197,7 +198,14 @@ fn appraise_steps(
             };
             let quote =
                 steps.require("tdx-quote", quote, |q| format!("TD quote version {}", q.header().version))?;
-            tdx::appraise(&quote, Some(&td_report), policy.anchors, &policy.collateral, policy.at, steps)?;
+            tdx_tcb = tdx::appraise_with_tcb(
+                &quote,
+                Some(&td_report),
+                policy.anchors,
+                &policy.collateral,
+                policy.at,
+                steps,
+            )?;
             td_quote = quote;
             claims::Hardware::Tdx(&td_quote)
         }
@@ -222,7 +230,11 @@ fn appraise_steps(
     })?;
     vtpm::appraise(&bundle.tpm, &runtime, policy, bundle.event_log.as_deref(), steps)?;
     report_user_data(&runtime, policy.expected_nonce, steps)?;
-    Some(claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce, steps))
+    let mut claims = claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce, steps);
+    if let Some(verdict) = &tdx_tcb {
+        claims::add_tdx_tcb(&mut claims, verdict);
+    }
+    Some(claims)
 }
 
 /// With a fresh report, the runtime claims' `user-data` is the nonce (zero-padded, or its SHA-512).

@@ -14,10 +14,15 @@
 //! collateral: the Intel SGX Root CA's (`intel-root-crl`, listing revoked PCK CAs) and the PCK CA's
 //! (`intel-pck-crl`, listing revoked PCK certificates); see [`revocation`].
 //!
-//! `tdx-tcb-status` is always reported as not evaluated: matching the platform's TCB (SGX components
-//! and PCE SVN from the PCK certificate, TDX components from the quote) against Intel's signed TCB info
-//! is not implemented yet, since no genuine TCB info with its signing chain for these quotes' FMSPCs
-//! was at hand to test it with.
+//! `tdx-tcb-status` places the platform in Intel's TCB Info as Intel's QVL does ([`crate::intel::tcb`]):
+//! the TCB Info and TD_QE identity (`tdx-tcb-info`, `tdx-qe-identity`) must be signed by the TCB
+//! signing key of `intel-tcb-signing-chain`, which chains to a pinned Intel root, and be current at the
+//! time judged at. Without TCB Info the step is not evaluated; with it but without the other two it
+//! fails, as does expired, foreign or tampered collateral, a platform below every level, and `Revoked`.
+//! Out-of-date and configuration-needed statuses pass with a warning: `attester_tcb_status` carries the
+//! status, and a claim check decides, as with MAA's tokens.
+
+use std::sync::Arc;
 
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
@@ -31,6 +36,8 @@ use super::cert::Cert;
 use super::collateral::{self, Collateral};
 use super::revocation::{self, CrlAlgorithm};
 use super::{Steps, TdxError, TrustAnchors};
+use crate::intel::tcb::{self, TcbVerdict};
+use crate::intel::{Document, EnclaveIdentity, Signed, TcbInfo, TcbSigningChain};
 use crate::tdx::{Measurement, TdQuote, TdReport};
 use crate::time::DateTime;
 
@@ -81,6 +88,19 @@ pub fn appraise(
     at: &DateTime,
     steps: &mut Steps,
 ) -> Option<()> {
+    appraise_with_tcb(quote, td_report, anchors, collateral, at, steps).map(drop)
+}
+
+/// [`appraise`], returning the TCB verdict when `tdx-tcb-status` was evaluated (and passed): the
+/// claims `attester_tcb_status` and `attester_advisory_ids` come from it.
+pub fn appraise_with_tcb(
+    quote: &TdQuote,
+    td_report: Option<&TdReport>,
+    anchors: &TrustAnchors,
+    collateral: &Collateral<'_>,
+    at: &DateTime,
+    steps: &mut Steps,
+) -> Option<Option<TcbVerdict>> {
     let pck = check_with(steps, PCK_CHAIN, pck_chain(quote, anchors, at))?;
     check_revocation(&pck, collateral, at, steps)?;
     steps.check(QE_REPORT_SIGNATURE, qe_report_signature(quote, &pck.key))?;
@@ -94,8 +114,7 @@ pub fn appraise(
         ),
     }
     steps.check(TD_ATTRIBUTES, td_attributes(quote))?;
-    tcb_status(collateral, at, steps);
-    Some(())
+    tcb_status(quote, anchors, collateral, at, steps)
 }
 
 /// Record a check that yields a value later steps need.
@@ -395,13 +414,77 @@ pub(crate) fn debug_reason(attributes: u64) -> &'static str {
     }
 }
 
-/// TCB status needs Intel's TCB info, which the quote does not carry.
-fn tcb_status(collateral: &Collateral<'_>, _at: &DateTime, steps: &mut Steps) {
-    let why = if collateral.tdx_tcb_info.is_some() {
-        "TCB status is not evaluated yet: the supplied `tdx-tcb-info` was ignored"
-    } else {
-        "TCB status needs Intel's TDX TCB Info (`tdx-tcb-info`) with its signing chain \
-         (`intel-tcb-signing-chain`) and the TD_QE identity (`tdx-qe-identity`) as collateral"
+/// `tdx-tcb-status`: Intel's verdict on the platform's TCB, from the collateral the quote does not
+/// carry. Not evaluated without TCB Info; `Some(None)` then, `None` when the step failed.
+fn tcb_status(
+    quote: &TdQuote,
+    anchors: &TrustAnchors,
+    collateral: &Collateral<'_>,
+    at: &DateTime,
+    steps: &mut Steps,
+) -> Option<Option<TcbVerdict>> {
+    let Some(tcb_info) = collateral.tdx_tcb_info else {
+        steps.not_evaluated(
+            TCB_STATUS,
+            format!(
+                "TCB status needs Intel's TDX TCB Info for the platform's FMSPC (`{}`), its signing chain \
+                 (`{}`) and the TD_QE identity (`{}`) as collateral; supply them with `--collateral NAME=FILE`",
+                collateral::TDX_TCB_INFO,
+                collateral::INTEL_TCB_SIGNING_CHAIN,
+                collateral::TDX_QE_IDENTITY,
+            ),
+        );
+        return Some(None);
     };
-    steps.not_evaluated(TCB_STATUS, why);
+    let verdict = evaluate_tcb(quote, anchors, tcb_info, collateral, at);
+    steps.require(TCB_STATUS, verdict, ToString::to_string).map(Some)
+}
+
+/// Verify the TCB collateral at `at` and evaluate the quote's TCB with it.
+fn evaluate_tcb(
+    quote: &TdQuote,
+    anchors: &TrustAnchors,
+    tcb_info: &[u8],
+    collateral: &Collateral<'_>,
+    at: &DateTime,
+) -> Result<TcbVerdict, TdxError> {
+    let (chain, qe_identity) = match (collateral.intel_tcb_signing_chain, collateral.tdx_qe_identity) {
+        (Some(chain), Some(qe_identity)) => (chain, qe_identity),
+        (chain, qe_identity) => {
+            let missing =
+                [(chain, collateral::INTEL_TCB_SIGNING_CHAIN), (qe_identity, collateral::TDX_QE_IDENTITY)];
+            let missing = missing.into_iter().filter(|(given, _)| given.is_none()).map(|(_, name)| name);
+            return Err(TdxError::IncompleteTcbCollateral { missing: missing.collect() });
+        }
+    };
+    let chain = tcb_signing_chain(chain, anchors, at)?;
+    let info = verified::<TcbInfo>(collateral::TDX_TCB_INFO, tcb_info, &chain, at)?;
+    let identity = verified::<EnclaveIdentity>(collateral::TDX_QE_IDENTITY, qe_identity, &chain, at)?;
+    Ok(tcb::evaluate_quote(&info, &identity, quote)?)
+}
+
+/// The TCB signing chain, leading to a pinned Intel root, each certificate valid at `at`.
+fn tcb_signing_chain(pem: &[u8], anchors: &TrustAnchors, at: &DateTime) -> Result<TcbSigningChain, TdxError> {
+    let collateral_error =
+        |error| TdxError::TcbCollateral { name: collateral::INTEL_TCB_SIGNING_CHAIN, error: Arc::new(error) };
+    let text = String::from_utf8_lossy(pem);
+    let chain = TcbSigningChain::from_pem(&text, anchors.intel_roots()).map_err(collateral_error)?;
+    for block in crate::tdx::pem_blocks(&text) {
+        // Parsed once already by `from_pem`, which would have refused a block that is not a certificate.
+        if let Ok(cert) = Cert::from_pem(block) {
+            cert.valid_at(at).map_err(TdxError::TcbSigningChainNotValid)?;
+        }
+    }
+    Ok(chain)
+}
+
+/// A collateral document, parsed, signed by the chain's key and current at `at`.
+fn verified<T: Document + Clone>(
+    name: &'static str,
+    json: &[u8],
+    chain: &TcbSigningChain,
+    at: &DateTime,
+) -> Result<T, TdxError> {
+    let document = Signed::<T>::parse(json).and_then(|signed| signed.verify_at(chain, at).cloned());
+    document.map_err(|error| TdxError::TcbCollateral { name, error: Arc::new(error) })
 }

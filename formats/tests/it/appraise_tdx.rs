@@ -1,11 +1,12 @@
 //! Offline TDX appraisal against real Azure TD quotes: trustee's quote with the HCL report of the same
 //! TD, cvm-attestation-tools' quote (with a TDX HCL report of another TD), trustee's two evidence
 //! encodings, and tampered copies of each piece the steps check. No v5 quote is public: a v4 quote
-//! re-encoded as v5 shows that the v5 signed bytes include the body descriptor.
+//! re-encoded as v5 shows that the v5 signed bytes include the body descriptor. `tdx-tcb-status` is
+//! judged with Intel's real collateral of the quotes' platforms, at dates when it was current.
 
 use base64::Engine;
 use cvm_attest_formats::appraise::anchors::TrustAnchors;
-use cvm_attest_formats::appraise::tdx::{appraise, td_attributes};
+use cvm_attest_formats::appraise::tdx::{appraise, appraise_with_tcb, td_attributes};
 use cvm_attest_formats::appraise::{self, AppraisalError, Collateral, Policy, Status, Steps, TdxError};
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
@@ -150,7 +151,7 @@ fn trustee_quote_with_its_td_report_passes_every_step() {
         steps.as_slice()[6].detail,
         "TD attributes 0x0: not under debug (DEBUG and the rest of bits 7:0 clear); other bits set: none"
     );
-    assert!(steps.as_slice()[7].detail.contains("`intel-tcb-info`"), "{steps:#?}");
+    assert!(steps.as_slice()[7].detail.contains("`tdx-tcb-info`"), "{steps:#?}");
 }
 
 #[test]
@@ -324,14 +325,27 @@ fn v5_signed_bytes_include_the_body_descriptor() {
 }
 
 #[test]
-fn tcb_info_collateral_is_not_evaluated_yet() {
-    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
-    let mut steps = Steps::default();
-    let collateral = Collateral { tdx_tcb_info: Some(b"{}"), ..Collateral::default() };
-    let when = DateTime::parse("2026-12-01T00:00:00Z").unwrap();
-    assert_eq!(appraise(&quote, None, &TrustAnchors::builtin(), &collateral, &when, &mut steps), Some(()));
-    let last = steps.as_slice().last().unwrap();
-    assert_eq!((last.name, last.status), ("tdx-tcb-status", Status::NotEvaluated));
+fn tcb_info_without_its_signing_chain_or_qe_identity_fails() {
+    let (outcome, steps) =
+        run_tcb(TRUSTEE_QUOTE, tcb_collateral(Some(b"{}"), None, None), "2026-12-01T00:00:00Z");
+    let why = assert_tcb_fails(outcome, &steps);
+    assert_eq!(
+        why,
+        "`tdx-tcb-info` was supplied without `intel-tcb-signing-chain` and `tdx-qe-identity`, and TCB status is \
+         judged with all three of `tdx-tcb-info`, `intel-tcb-signing-chain` and `tdx-qe-identity` or not at all; \
+         supply `--collateral intel-tcb-signing-chain=FILE` and `--collateral tdx-qe-identity=FILE`"
+    );
+    let collateral = tcb_collateral(Some(TCB_INFO_00806F), None, Some(QE_IDENTITY_2025_10));
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, collateral, OCTOBER_2025);
+    assert_eq!(
+        steps.as_slice().last().unwrap().error,
+        Some(AppraisalError::Tdx(TdxError::IncompleteTcbCollateral {
+            missing: vec!["intel-tcb-signing-chain"]
+        }))
+    );
+    assert!(
+        assert_tcb_fails(outcome, &steps).ends_with("supply `--collateral intel-tcb-signing-chain=FILE`")
+    );
 }
 
 /// The genuine quote with TD attribute bit `bit` set. Its signature no longer verifies, so this
@@ -555,4 +569,234 @@ fn a_time_outside_the_pck_leafs_validity_fails_the_pck_chain() {
         assert!(why.contains(&format!("judged at {at}")), "{why}");
         assert!(why.ends_with("verify as of a time inside it with `--at RFC3339`"), "{why}");
     }
+}
+
+// tdx-tcb-status, with Intel's collateral.
+
+const TCB_INFO_00806F: &[u8] =
+    include_bytes!("../../testdata/intel/tdx-tcbinfo-00806f050000-2025-10-19.json");
+const QE_IDENTITY_2025_10: &[u8] = include_bytes!("../../testdata/intel/tdx-qeidentity-2025-10-13.json");
+const TCB_INFO_90C06F: &[u8] =
+    include_bytes!("../../testdata/intel/tdx-tcbinfo-90c06f000000-2025-06-05.json");
+const QE_IDENTITY_2025_06: &[u8] = include_bytes!("../../testdata/intel/tdx-qeidentity-2025-06-04.json");
+const TCB_CHAIN_2025: &[u8] = include_bytes!("../../testdata/intel/tcb-signing-chain-2025.pem");
+const TCB_CHAIN_2018: &[u8] = include_bytes!("../../testdata/intel/tcb-signing-chain-2018.pem");
+/// When the trustee quote's TCB Info (2025-10-19 .. 11-18) and TD_QE identity (2025-10-13 .. 11-12)
+/// were both current.
+const OCTOBER_2025: &str = "2025-10-20T00:00:00Z";
+
+fn tcb_collateral<'a>(
+    tcb_info: Option<&'a [u8]>,
+    chain: Option<&'a [u8]>,
+    qe_identity: Option<&'a [u8]>,
+) -> Collateral<'a> {
+    Collateral {
+        tdx_tcb_info: tcb_info,
+        intel_tcb_signing_chain: chain,
+        tdx_qe_identity: qe_identity,
+        ..Collateral::default()
+    }
+}
+
+/// The trustee quote's genuine collateral of October 2025.
+fn trustee_collateral() -> Collateral<'static> {
+    tcb_collateral(Some(TCB_INFO_00806F), Some(TCB_CHAIN_2025), Some(QE_IDENTITY_2025_10))
+}
+
+/// The TDX steps of `quote` (without its TD report) with `collateral`, judged at `at`.
+fn run_tcb(
+    quote: &[u8],
+    collateral: Collateral<'_>,
+    at: &str,
+) -> (Option<Option<cvm_attest_formats::intel::TcbVerdict>>, Steps) {
+    let quote = TdQuote::parse(quote).expect("a valid TD quote");
+    let at = DateTime::parse(at).expect("an RFC 3339 time");
+    let mut steps = Steps::default();
+    let outcome = appraise_with_tcb(&quote, None, &TrustAnchors::builtin(), &collateral, &at, &mut steps);
+    (outcome, steps)
+}
+
+/// The appraisal failed at `tdx-tcb-status`, the last step; its detail.
+fn assert_tcb_fails<T: std::fmt::Debug>(outcome: Option<T>, steps: &Steps) -> String {
+    assert!(outcome.is_none(), "{steps:#?}");
+    let last = steps.as_slice().last().expect("steps");
+    assert_eq!((last.name, last.status), ("tdx-tcb-status", Status::Failed), "{steps:#?}");
+    assert!(steps.as_slice()[..steps.as_slice().len() - 1].iter().all(|step| step.status != Status::Failed));
+    last.detail.clone()
+}
+
+#[test]
+fn the_trustee_platform_is_out_of_date_in_october_2025_and_passes_with_a_warning() {
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, trustee_collateral(), OCTOBER_2025);
+    let verdict = outcome.expect("no step failed").expect("tdx-tcb-status was evaluated");
+    assert_eq!(verdict.status.name(), "OutOfDate");
+    let last = steps.as_slice().last().unwrap();
+    assert_eq!((last.name, last.status), ("tdx-tcb-status", Status::Passed), "{steps:#?}");
+    assert_eq!(last.detail, verdict.to_string());
+    for expected in [
+        "OutOfDate (warning: ",
+        "platform TCB level of 2023-08-09T00:00:00Z (OutOfDate)",
+        "advisories INTEL-SA-00960, INTEL-SA-00982, INTEL-SA-00986",
+        "TD_QE ISVSVN 5: UpToDate",
+        "FMSPC 00806f050000, tcbEvaluationDataNumber 17, issued 2025-10-19T17:48:50Z",
+    ] {
+        assert!(last.detail.contains(expected), "{expected} in {}", last.detail);
+    }
+    assert!(last.detail.starts_with("OutOfDate (warning: "));
+    // The plain entry point records the same steps.
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let mut plain = Steps::default();
+    let at = DateTime::parse(OCTOBER_2025).unwrap();
+    let outcome = appraise(&quote, None, &TrustAnchors::builtin(), &trustee_collateral(), &at, &mut plain);
+    assert_eq!((outcome, plain), (Some(()), steps));
+}
+
+#[test]
+fn without_tcb_info_tdx_tcb_status_is_not_evaluated_and_names_the_collateral() {
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, Collateral::default(), OCTOBER_2025);
+    assert_eq!(outcome, Some(None), "{steps:#?}");
+    let last = steps.as_slice().last().unwrap();
+    assert_eq!((last.name, last.status), ("tdx-tcb-status", Status::NotEvaluated));
+    for name in ["`tdx-tcb-info`", "`intel-tcb-signing-chain`", "`tdx-qe-identity`", "--collateral NAME=FILE"]
+    {
+        assert!(last.detail.contains(name), "{name} in {}", last.detail);
+    }
+    // The signing chain and QE identity alone are not evaluated either.
+    let (outcome, _) = run_tcb(TRUSTEE_QUOTE, tcb_collateral(None, Some(TCB_CHAIN_2025), None), OCTOBER_2025);
+    assert_eq!(outcome, Some(None));
+}
+
+#[test]
+fn the_cvmtools_platform_below_every_level_fails_tdx_tcb_status() {
+    let collateral = tcb_collateral(Some(TCB_INFO_90C06F), Some(TCB_CHAIN_2025), Some(QE_IDENTITY_2025_06));
+    let (outcome, steps) = run_tcb(CVMTOOLS_QUOTE, collateral, "2025-06-10T00:00:00Z");
+    let why = assert_tcb_fails(outcome, &steps);
+    assert!(
+        why.starts_with("no TCB level matches the platform (PCK SGX TCB components 3,3,2,2,4,1,0,3,"),
+        "{why}"
+    );
+    assert!(
+        why.ends_with("SGX TCB component 8 (SEAMLDR ACM) needs SVN 5, the PCK certificate has 3"),
+        "{why}"
+    );
+    assert!(matches!(
+        steps.as_slice().last().unwrap().error,
+        Some(AppraisalError::Tdx(TdxError::Tcb(cvm_attest_formats::intel::TcbError::NoTcbLevel { .. })))
+    ));
+}
+
+#[test]
+fn tampered_foreign_or_expired_tcb_collateral_fails_tdx_tcb_status() {
+    // "tcbEvaluationDataNumber":17 → 18 inside the signed tcbInfo.
+    let text = std::str::from_utf8(TCB_INFO_00806F).unwrap();
+    let tampered = text.replacen("\"tcbEvaluationDataNumber\":17", "\"tcbEvaluationDataNumber\":18", 1);
+    let collateral = Collateral { tdx_tcb_info: Some(tampered.as_bytes()), ..trustee_collateral() };
+    let why = assert_tcb_fails(
+        run_tcb(TRUSTEE_QUOTE, collateral, OCTOBER_2025).0,
+        &run_tcb(TRUSTEE_QUOTE, collateral, OCTOBER_2025).1,
+    );
+    assert_eq!(
+        why,
+        "collateral `tdx-tcb-info`: TDX TCB Info: the signature does not verify with the key of CN=Intel SGX TCB Signing"
+    );
+
+    // The Emerald Rapids TCB Info for the Sapphire Rapids quote, at a time it was current.
+    let collateral = tcb_collateral(Some(TCB_INFO_90C06F), Some(TCB_CHAIN_2025), Some(QE_IDENTITY_2025_06));
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, collateral, "2025-06-10T00:00:00Z");
+    let why = assert_tcb_fails(outcome, &steps);
+    assert!(
+        why.starts_with("the TCB Info is for FMSPC 90c06f000000, but the PCK certificate's is 00806f050000"),
+        "{why}"
+    );
+
+    // A month later the TCB Info had expired.
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, trustee_collateral(), "2025-11-20T00:00:00Z");
+    let why = assert_tcb_fails(outcome, &steps);
+    assert_eq!(
+        why,
+        "collateral `tdx-tcb-info`: TDX TCB Info expired: its nextUpdate 2025-11-18T17:48:50Z is before \
+         2025-11-20T00:00:00Z; fetch current collateral from Intel's PCS, or verify as of a time inside it with \
+         `--at RFC3339`"
+    );
+    // And on the 13th of November only the TD_QE identity had.
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, trustee_collateral(), "2025-11-13T00:00:00Z");
+    let why = assert_tcb_fails(outcome, &steps);
+    assert!(
+        why.starts_with(
+            "collateral `tdx-qe-identity`: TD_QE identity expired: its nextUpdate 2025-11-12T10:46:47Z"
+        ),
+        "{why}"
+    );
+    // Collateral is not used before it was issued.
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, trustee_collateral(), "2025-10-19T00:00:00Z");
+    let why = assert_tcb_fails(outcome, &steps);
+    assert!(
+        why.starts_with("collateral `tdx-tcb-info`: TDX TCB Info was issued at 2025-10-19T17:48:50Z"),
+        "{why}"
+    );
+}
+
+#[test]
+fn the_tcb_signing_chain_must_lead_to_the_intel_root_and_be_valid() {
+    // The 2018 issuance of the TCB signing certificate has the same key, but expired on 2025-05-21.
+    let collateral = Collateral { intel_tcb_signing_chain: Some(TCB_CHAIN_2018), ..trustee_collateral() };
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, collateral, OCTOBER_2025);
+    let why = assert_tcb_fails(outcome, &steps);
+    assert!(
+        why.starts_with("collateral `intel-tcb-signing-chain`: Intel SGX TCB Signing expired on 2025-05-21"),
+        "{why}"
+    );
+    assert!(
+        matches!(
+            steps.as_slice().last().unwrap().error,
+            Some(AppraisalError::Tdx(TdxError::TcbSigningChainNotValid(_)))
+        ),
+        "{steps:#?}"
+    );
+
+    // The quote's own PCK chain is not the TCB signing chain.
+    let pck_chain = pck_chain_pem(TRUSTEE_QUOTE).concat();
+    let collateral =
+        Collateral { intel_tcb_signing_chain: Some(pck_chain.as_bytes()), ..trustee_collateral() };
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, collateral, OCTOBER_2025);
+    let why = assert_tcb_fails(outcome, &steps);
+    assert!(
+        why.starts_with(
+            "collateral `intel-tcb-signing-chain`: the TCB signing chain holds 3 PEM certificates"
+        ),
+        "{why}"
+    );
+    let collateral = Collateral { intel_tcb_signing_chain: Some(b"not PEM"), ..trustee_collateral() };
+    let (outcome, steps) = run_tcb(TRUSTEE_QUOTE, collateral, OCTOBER_2025);
+    assert_tcb_fails(outcome, &steps);
+}
+
+/// The whole appraisal of the trustee evidence with its collateral adds Intel's verdict to the TDX
+/// claims; without collateral there is no such claim.
+#[test]
+fn an_evaluated_tcb_status_becomes_attester_tcb_status_and_advisory_claims() {
+    let bundle =
+        EvidenceBundle::from_coco_json(COCO_TDX_V1, Timestamp::parse("2025-10-20T00:00:00Z").unwrap())
+            .unwrap();
+    let anchors = TrustAnchors::builtin();
+    let when = DateTime::parse(OCTOBER_2025).unwrap();
+    let policy = Policy {
+        expected_nonce: Some(b"challenge"),
+        anchors: &anchors,
+        collateral: trustee_collateral(),
+        at: &when,
+    };
+    let appraisal = appraise::appraise(&bundle, &policy);
+    let claims = appraisal.claims.unwrap_or_else(|| panic!("{:#?}", appraisal.steps));
+    let tee = &claims["x-ms-isolation-tee"];
+    assert_eq!(tee["attester_tcb_status"], "OutOfDate");
+    assert_eq!(
+        tee["attester_advisory_ids"],
+        serde_json::json!(["INTEL-SA-00960", "INTEL-SA-00982", "INTEL-SA-00986"])
+    );
+
+    let policy = Policy { collateral: Collateral::default(), ..policy };
+    let claims = appraise::appraise(&bundle, &policy).claims.expect("verifies without collateral");
+    let tee = claims["x-ms-isolation-tee"].as_object().unwrap();
+    assert!(!tee.contains_key("attester_tcb_status") && !tee.contains_key("attester_advisory_ids"));
 }

@@ -1,11 +1,13 @@
 //! Intel collateral on real data: TDX TCB Info and TD_QE identity documents as Intel's PCS served
 //! them, verified with the TCB signing chain (its 2018 and 2025 issuances share the key) to the
-//! pinned Intel SGX root; their dates; and the SGX extension of the PCK certificates in real TD
-//! quotes. Tampered copies fail, and no mutation of a document panics.
+//! pinned Intel SGX root; their dates; the SGX extension of the PCK certificates in real TD quotes; and
+//! the TCB evaluation of those quotes with them. Tampered copies fail, and no mutation of a document or
+//! of a platform's SVNs panics.
 
 use cvm_attest_formats::appraise::anchors::TrustAnchors;
 use cvm_attest_formats::intel::{
-    CollateralError, DateTime, PckExtensions, SignedQeIdentity, SignedTcbInfo, TcbSigningChain, TcbStatus,
+    CollateralError, DateTime, EnclaveIdentity, PckExtensions, PlatformTcb, SignedQeIdentity, SignedTcbInfo,
+    TcbError, TcbInfo, TcbSigningChain, TcbStatus, tcb,
 };
 use cvm_attest_formats::tdx::TdQuote;
 use proptest::prelude::*;
@@ -263,4 +265,291 @@ fn pem_der(pem: &str) -> Vec<u8> {
     use base64::Engine;
     let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD.decode(body).expect("PEM base64")
+}
+
+// TCB evaluation (`intel::tcb`), on the verified documents.
+
+const TCB_INFO_00806F_2023: &[u8] =
+    include_bytes!("../../testdata/intel/tdx-tcbinfo-00806f050000-2023-02-17.json");
+const QE_IDENTITY_2023: &[u8] = include_bytes!("../../testdata/intel/tdx-qeidentity-2023-02-17.json");
+const TCB_INFO_90C06F_2025: &[u8] =
+    include_bytes!("../../testdata/intel/tdx-tcbinfo-90c06f000000-2025-06-05.json");
+const QE_IDENTITY_2025_06: &[u8] = include_bytes!("../../testdata/intel/tdx-qeidentity-2025-06-04.json");
+
+/// A TCB Info verified with `chain` at `when`.
+fn tcb_info(json: &[u8], chain_pem: &str, when: &str) -> TcbInfo {
+    let signed = SignedTcbInfo::parse(json).expect("a TCB Info document");
+    signed.verify_at(&chain(chain_pem), &at(when)).expect("signed and current").clone()
+}
+
+/// A TD_QE identity verified with `chain` at `when`.
+fn qe_identity(json: &[u8], chain_pem: &str, when: &str) -> EnclaveIdentity {
+    let signed = SignedQeIdentity::parse(json).expect("a TD_QE identity document");
+    signed.verify_at(&chain(chain_pem), &at(when)).expect("signed and current").clone()
+}
+
+fn platform(quote: &TdQuote) -> PlatformTcb {
+    PlatformTcb::new(&PckExtensions::from_quote(quote).expect("a PCK certificate"), quote.body())
+}
+
+fn october_2025() -> (TcbInfo, EnclaveIdentity) {
+    let when = "2025-10-20T00:00:00Z";
+    (tcb_info(TCB_INFO_00806F, CHAIN_2025, when), qe_identity(QE_IDENTITY_2025, CHAIN_2025, when))
+}
+
+#[test]
+fn the_trustee_platform_is_out_of_date_in_october_2025() {
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let (info, identity) = october_2025();
+    let verdict = tcb::evaluate_quote(&info, &identity, &quote).unwrap();
+    assert_eq!(verdict.status, TcbStatus::OutOfDate);
+    assert_eq!(verdict.level.tcb_date.as_str(), "2023-08-09T00:00:00Z");
+    assert_eq!(verdict.level.tcb_status, TcbStatus::OutOfDate);
+    assert_eq!(verdict.advisory_ids, ["INTEL-SA-00960", "INTEL-SA-00982", "INTEL-SA-00986"]);
+    // TEE_TCB_SVN 02 01 …: module TDX_01 at SVN 2, whose level is out of date too.
+    let module = verdict.module.as_ref().unwrap();
+    assert_eq!((module.id.as_str(), module.isvsvn, module.tcb_status), ("TDX_01", 2, TcbStatus::OutOfDate));
+    assert_eq!((verdict.qe.isvsvn, verdict.qe.tcb_status), (5, TcbStatus::UpToDate));
+    assert_eq!(hex::encode(verdict.fmspc), "00806f050000");
+    assert_eq!(verdict.tcb_evaluation_data_number, 17);
+    assert_eq!(verdict.issue_date.as_str(), "2025-10-19T17:48:50Z");
+    let detail = verdict.to_string();
+    assert!(detail.starts_with("OutOfDate (warning: the platform's TCB is out of date"), "{detail}");
+    assert!(
+        detail.contains(
+            "platform TCB level of 2023-08-09T00:00:00Z (OutOfDate), advisories INTEL-SA-00960, INTEL-SA-00982, \
+             INTEL-SA-00986; TDX module TDX_01 ISVSVN 2: OutOfDate"
+        ),
+        "{detail}"
+    );
+    assert!(detail.contains("TD_QE ISVSVN 5: UpToDate"), "{detail}");
+    assert!(
+        detail.ends_with(
+            "TCB Info for FMSPC 00806f050000, tcbEvaluationDataNumber 17, issued 2025-10-19T17:48:50Z"
+        ),
+        "{detail}"
+    );
+}
+
+/// The TCB Info of February 2023 has no module identities: the module is checked against `tdxModule`,
+/// and from TDX 1.5 on (TEE_TCB_SVN[1] = 1 here) the module's bytes 0 and 1 are not compared with the
+/// levels' TDX components. The 2018 signing chain was the current one then.
+#[test]
+fn the_trustee_platform_was_up_to_date_in_february_2023() {
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let when = "2023-03-01T00:00:00Z";
+    let info = tcb_info(TCB_INFO_00806F_2023, CHAIN_2018, when);
+    let identity = qe_identity(QE_IDENTITY_2023, CHAIN_2018, when);
+    assert!(info.tdx_module_identities.is_empty());
+    let verdict = tcb::evaluate_quote(&info, &identity, &quote).unwrap();
+    assert_eq!(verdict.status, TcbStatus::UpToDate);
+    assert_eq!(verdict.module, None);
+    assert_eq!(verdict.level.tcb_date.as_str(), "2022-11-09T00:00:00Z");
+    assert_eq!((verdict.qe.isvsvn, verdict.qe.tcb_status), (5, TcbStatus::UpToDate));
+    assert_eq!(verdict.tcb_evaluation_data_number, 14);
+    assert!(verdict.advisory_ids.is_empty());
+    let detail = verdict.to_string();
+    assert!(detail.starts_with("UpToDate: platform TCB level of 2022-11-09T00:00:00Z"), "{detail}");
+    assert!(detail.contains("TDX module signer and attributes as `tdxModule`"), "{detail}");
+
+    // Were bytes 0 and 1 compared, the module's SVN 2 would be below every level's 3.
+    let mut tdx10 = platform(&quote);
+    tdx10.tee_tcb_svn[1] = 0;
+    let err = tcb::match_platform(&info, &tdx10).unwrap_err();
+    assert!(
+        err.to_string().ends_with("at the lowest level, TEE_TCB_SVN[0] needs 3, the quote has 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cvmtools_platform_matches_no_level_of_june_2025() {
+    let quote = TdQuote::parse(CVMTOOLS_QUOTE).unwrap();
+    let when = "2025-06-10T00:00:00Z";
+    let info = tcb_info(TCB_INFO_90C06F_2025, CHAIN_2025, when);
+    let identity = qe_identity(QE_IDENTITY_2025_06, CHAIN_2025, when);
+    let err = tcb::evaluate_quote(&info, &identity, &quote).unwrap_err();
+    assert!(matches!(err, TcbError::NoTcbLevel { pcesvn: 13, .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "no TCB level matches the platform (PCK SGX TCB components 3,3,2,2,4,1,0,3,0,0,0,0,0,0,0,0, PCESVN 13; \
+         quote TEE_TCB_SVN 07010300000000000000000000000000): at the lowest level, SGX TCB component 8 \
+         (SEAMLDR ACM) needs SVN 5, the PCK certificate has 3"
+    );
+    // Its quoting enclave is up to date all the same.
+    let qe = tcb::match_qe(&identity, quote.qe_report()).unwrap();
+    assert_eq!((qe.isvsvn, qe.tcb_status), (6, TcbStatus::UpToDate));
+}
+
+#[test]
+fn a_tcb_info_for_another_platform_or_tee_is_refused() {
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let (_, identity) = october_2025();
+    let other = tcb_info(TCB_INFO_90C06F_2025, CHAIN_2025, "2025-06-10T00:00:00Z");
+    let err = tcb::evaluate_quote(&other, &identity, &quote).unwrap_err();
+    assert_eq!(err, TcbError::FmspcMismatch { tcb_info: other.fmspc, pck: platform(&quote).fmspc });
+    assert!(
+        err.to_string()
+            .starts_with("the TCB Info is for FMSPC 90c06f000000, but the PCK certificate's is 00806f050000")
+    );
+
+    let (mut info, _) = october_2025();
+    info.id = "SGX".to_owned();
+    let err = tcb::evaluate_quote(&info, &identity, &quote).unwrap_err();
+    assert!(matches!(err, TcbError::NotTdxTcbInfo { .. }), "{err}");
+    let (mut info, _) = october_2025();
+    info.pce_id = [0, 1];
+    let err = tcb::evaluate_quote(&info, &identity, &quote).unwrap_err();
+    assert!(matches!(err, TcbError::PceIdMismatch { .. }), "{err}");
+}
+
+#[test]
+fn the_tdx_module_must_be_the_identity_its_version_names() {
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let (info, _) = october_2025();
+    let genuine = platform(&quote);
+
+    let mut version_2 = genuine.clone();
+    version_2.tee_tcb_svn[1] = 2;
+    let err = tcb::match_platform(&info, &version_2).unwrap_err();
+    assert_eq!(
+        err,
+        TcbError::NoModuleIdentity { id: "TDX_02".into(), available: vec!["TDX_03".into(), "TDX_01".into()] }
+    );
+
+    let mut signer = genuine.clone();
+    signer.mrsignerseam[0] = 1;
+    let err = tcb::match_platform(&info, &signer).unwrap_err();
+    assert!(matches!(err, TcbError::ModuleMismatch { field: "MRSIGNERSEAM", .. }), "{err}");
+    assert!(err.to_string().contains("TDX module identity TDX_01 expects 000000"), "{err}");
+
+    let mut attributes = genuine.clone();
+    attributes.seam_attributes[7] = 0x80;
+    let err = tcb::match_platform(&info, &attributes).unwrap_err();
+    assert!(matches!(err, TcbError::ModuleMismatch { field: "SEAMATTRIBUTES", .. }), "{err}");
+
+    // TDX_01's lowest level needs SVN 2.
+    let mut old_module = genuine.clone();
+    old_module.tee_tcb_svn[0] = 1;
+    let err = tcb::match_platform(&info, &old_module).unwrap_err();
+    assert_eq!(err, TcbError::ModuleSvnTooLow { id: "TDX_01".into(), isvsvn: 1, lowest: Some(2) });
+
+    // An up-to-date module does not lift an out-of-date platform level.
+    let mut new_module = genuine;
+    new_module.tee_tcb_svn[0] = 4;
+    let matched = tcb::match_platform(&info, &new_module).unwrap();
+    assert_eq!(matched.module.unwrap().tcb_status, TcbStatus::UpToDate);
+    assert_eq!(matched.status, TcbStatus::OutOfDate);
+}
+
+#[test]
+fn the_qe_report_must_be_the_td_qe_of_the_identity() {
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let (_, genuine) = october_2025();
+    let report = quote.qe_report();
+    let refused = |edit: &dyn Fn(&mut EnclaveIdentity)| {
+        let mut identity = genuine.clone();
+        edit(&mut identity);
+        tcb::match_qe(&identity, report).unwrap_err()
+    };
+    let field = |err: TcbError| match err {
+        TcbError::QeMismatch { field, .. } => field,
+        other => panic!("not a QE mismatch: {other}"),
+    };
+    assert_eq!(field(refused(&|id| id.mrsigner[0] ^= 1)), "MRSIGNER");
+    assert_eq!(field(refused(&|id| id.isvprodid = 1)), "ISVPRODID");
+    assert_eq!(field(refused(&|id| id.miscselect = [0, 0, 0, 1])), "MISCSELECT");
+    assert_eq!(field(refused(&|id| id.attributes[0] = 0x13)), "ATTRIBUTES");
+    let err = refused(&|id| id.attributes[0] = 0x13);
+    assert!(err.to_string().starts_with("the QE report's ATTRIBUTES is 15000000"), "{err}");
+    let err = refused(&|id| id.id = "QE".to_owned());
+    assert!(matches!(err, TcbError::NotTdQeIdentity { .. }), "{err}");
+    let err = refused(&|id| id.tcb_levels[0].tcb.isvsvn = 6);
+    assert_eq!(err, TcbError::QeSvnTooLow { isvsvn: 5, lowest: Some(6) });
+    assert_eq!(
+        err.to_string(),
+        "the QE report's ISVSVN 5 is below every level of the TD_QE identity (the lowest needs 6)"
+    );
+    // The report's ATTRIBUTES[0] is 0x15 where the identity says 0x11: its bit 2 is masked out (0xFB).
+    assert_eq!(report.attributes[0], 0x15);
+    assert_eq!(field(refused(&|id| id.attributes_mask[0] = 0xFF)), "ATTRIBUTES");
+}
+
+/// Intel's convergence: an out-of-date QE makes an up-to-date platform out of date; a revoked level
+/// anywhere is an error.
+#[test]
+fn qe_and_platform_statuses_converge_as_intels_qvl() {
+    use TcbStatus::*;
+    for (platform, other, expected) in [
+        (UpToDate, UpToDate, UpToDate),
+        (UpToDate, OutOfDate, OutOfDate),
+        (SWHardeningNeeded, OutOfDate, OutOfDate),
+        (ConfigurationNeeded, OutOfDate, OutOfDateConfigurationNeeded),
+        (ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded),
+        (OutOfDate, OutOfDate, OutOfDate),
+        (SWHardeningNeeded, UpToDate, SWHardeningNeeded),
+        (ConfigurationNeeded, UpToDate, ConfigurationNeeded),
+        (UpToDate, Revoked, Revoked),
+        (Revoked, UpToDate, Revoked),
+    ] {
+        assert_eq!(tcb::converge(platform, other), expected, "{platform:?} with {other:?}");
+    }
+
+    let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+    let when = "2023-03-01T00:00:00Z";
+    let info = tcb_info(TCB_INFO_00806F_2023, CHAIN_2018, when);
+    let mut identity = qe_identity(QE_IDENTITY_2023, CHAIN_2018, when);
+    identity.tcb_levels[0].tcb_status = OutOfDate;
+    identity.tcb_levels[0].advisory_ids = vec!["INTEL-SA-00615".into()];
+    let verdict = tcb::evaluate_quote(&info, &identity, &quote).unwrap();
+    assert_eq!(
+        (verdict.status, verdict.level.tcb_status, verdict.qe.tcb_status),
+        (OutOfDate, UpToDate, OutOfDate)
+    );
+    assert_eq!(verdict.advisory_ids, ["INTEL-SA-00615"]);
+
+    identity.tcb_levels[0].tcb_status = Revoked;
+    let err = tcb::evaluate_quote(&info, &identity, &quote).unwrap_err();
+    assert!(matches!(err, TcbError::Revoked { what: "the TD_QE's TCB level", .. }), "{err}");
+    let mut revoked = info.clone();
+    revoked.tcb_levels[0].tcb_status = Revoked;
+    let err =
+        tcb::evaluate_quote(&revoked, &qe_identity(QE_IDENTITY_2023, CHAIN_2018, when), &quote).unwrap_err();
+    assert!(err.to_string().starts_with("Revoked: the platform's TCB level is revoked by Intel"), "{err}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Evaluation never panics, and a matched level is one every SVN meets (TDX bytes 0 and 1 aside
+    /// from TDX 1.5 on), with no higher level also met.
+    #[test]
+    fn tcb_evaluation_never_panics_and_matches_the_first_level_met(
+        sgx in any::<[u8; 16]>(),
+        pcesvn in any::<u16>(),
+        tee_tcb_svn in any::<[u8; 16]>(),
+        qe_isvsvn in any::<u16>(),
+    ) {
+        let quote = TdQuote::parse(TRUSTEE_QUOTE).unwrap();
+        let (info, identity) = october_2025();
+        let mut platform = platform(&quote);
+        platform.sgx_tcb_components = sgx;
+        platform.pcesvn = pcesvn;
+        platform.tee_tcb_svn = tee_tcb_svn;
+        let meets = |level: &cvm_attest_formats::intel::TcbLevel| {
+            let skip = if tee_tcb_svn[1] > 0 { 2 } else { 0 };
+            sgx.iter().zip(level.tcb.sgx_svns()).all(|(have, need)| *have >= need)
+                && pcesvn >= level.tcb.pcesvn
+                && tee_tcb_svn.iter().zip(level.tcb.tdx_svns()).skip(skip).all(|(have, need)| *have >= need)
+        };
+        match tcb::match_platform(&info, &platform) {
+            Ok(matched) => {
+                let first = info.tcb_levels.iter().position(&meets);
+                prop_assert_eq!(first.map(|i| &info.tcb_levels[i]), Some(&matched.level));
+            }
+            Err(TcbError::NoTcbLevel { .. }) => prop_assert!(!info.tcb_levels.iter().any(meets)),
+            Err(_) => {}
+        }
+        let _ = tcb::match_isv_level(&identity, qe_isvsvn);
+    }
 }

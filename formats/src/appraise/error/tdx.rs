@@ -1,8 +1,11 @@
 //! Failures of the TDX checks: `tdx-pck-chain`, `tdx-revocation`, `tdx-qe-report-signature`, `tdx-qe-binding`,
-//! `tdx-quote-signature`, `tdx-td-report-match` and `tdx-td-attributes`.
+//! `tdx-quote-signature`, `tdx-td-report-match`, `tdx-td-attributes` and `tdx-tcb-status`.
+
+use std::sync::Arc;
 
 use super::{CertError, RevocationError, ValidityError};
 use crate::appraise::tdx::{UNDER_DEBUG, attribute_names, debug_reason, other_attributes};
+use crate::intel::{CollateralError, TcbError};
 
 /// Why a TD quote was rejected. Certificates are named by their subject (`CN=…`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,4 +127,38 @@ pub enum TdxError {
         other_attributes(*.attributes)
     )]
     UnderDebug { attributes: u64 },
+
+    // tdx-tcb-status
+    /// TCB Info was supplied without the signing chain or the TD_QE identity it must be judged with:
+    /// a verifier does not half-evaluate TCB status. `missing` are collateral names.
+    #[error(
+        "`tdx-tcb-info` was supplied without {}, and TCB status is judged with all three of `tdx-tcb-info`, \
+         `intel-tcb-signing-chain` and `tdx-qe-identity` or not at all; supply {}",
+        .missing.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(" and "),
+        .missing.iter().map(|name| format!("`--collateral {name}=FILE`")).collect::<Vec<_>>().join(" and ")
+    )]
+    IncompleteTcbCollateral { missing: Vec<&'static str> },
+
+    /// A collateral document (`name`: `tdx-tcb-info`, `tdx-qe-identity`, `intel-tcb-signing-chain`)
+    /// does not parse, is not signed by the pinned Intel root's TCB signing key, or is not current.
+    #[error("collateral `{name}`: {error}{}", collateral_fix(.error))]
+    TcbCollateral { name: &'static str, error: Arc<CollateralError> },
+
+    /// A certificate of `intel-tcb-signing-chain` is not valid at the time judged at.
+    #[error("collateral `intel-tcb-signing-chain`: {0}")]
+    TcbSigningChainNotValid(ValidityError),
+
+    /// The platform's TCB could not be placed in the verified collateral, or is revoked.
+    #[error(transparent)]
+    Tcb(#[from] TcbError),
+}
+
+/// What to do about collateral that is not current.
+fn collateral_fix(error: &CollateralError) -> &'static str {
+    match error {
+        CollateralError::Expired { .. } | CollateralError::NotYetIssued { .. } => {
+            "; fetch current collateral from Intel's PCS, or verify as of a time inside it with `--at RFC3339`"
+        }
+        _ => "",
+    }
 }
