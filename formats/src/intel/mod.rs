@@ -121,7 +121,8 @@ pub enum TcbError {
     /// The platform is below every level of the TCB Info: Intel no longer rates it at all.
     #[error(
         "no TCB level matches the platform (PCK SGX TCB components {}, PCESVN {pcesvn}; quote TEE_TCB_SVN {}): \
-         at the lowest level, {unmet}",
+         at the lowest level, {unmet}; the platform is below every TCB Intel rates: update its firmware and \
+         microcode",
         sgx_tcb_components.map(|svn| svn.to_string()).join(","),
         hex::encode(.tee_tcb_svn)
     )]

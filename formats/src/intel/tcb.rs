@@ -144,7 +144,7 @@ impl fmt::Display for TcbVerdict {
             list(&self.advisory_ids)
         )?;
         match &self.module {
-            Some(module) => write!(f, "TDX module {} ", isv(module))?,
+            Some(module) => write!(f, "TDX module {}", isv(module))?,
             None => write!(f, "TDX module signer and attributes as `tdxModule`; ")?,
         }
         write!(
