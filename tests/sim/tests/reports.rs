@@ -347,3 +347,21 @@ fn td_quotes_are_reproducible() {
     let (_, td_report, quote) = tdx_parts([[0; 48]; 4]);
     assert_eq!(tdx::td_quote(&td_report), quote);
 }
+
+#[test]
+fn td_quote_of_a_truncated_report_is_still_a_quote() {
+    // Missing bytes read as zero: the quote parses (IMDS is to refuse such a report before).
+    let quote = TdQuote::parse(&tdx::td_quote(&[0x81])).expect("parses");
+    assert_eq!(quote.body().mrtd, [0; 48]);
+}
+
+#[test]
+fn runtime_claims_too_long_for_2600_bytes_make_a_longer_report() {
+    let json = format!("{{\"pad\":\"{}\"}}", "x".repeat(2000)).into_bytes();
+    let report = snp::snp_report(hcl::report_data(&json), MEASUREMENT);
+    let bytes = hcl::hcl_report(HardwareReportKind::Snp, &json, &report);
+    assert_eq!(bytes.len(), 0x4D4 + json.len());
+    let hcl = HclReport::parse(&bytes).expect("parses");
+    assert_eq!(hcl.runtime_claims_json(), json);
+    hcl.verify_binding().expect("bound");
+}
