@@ -34,7 +34,11 @@ fn verify(evidence: &Path, args: &[&str]) -> Output {
 }
 
 fn intel_collateral(tcb_info: &str) -> Vec<String> {
-    [("tdx-tcb-info", tcb_info), ("tdx-qe-identity", QE_IDENTITY), ("intel-tcb-signing-chain", SIGNING_CHAIN)]
+    intel_collateral_with(tcb_info, QE_IDENTITY)
+}
+
+fn intel_collateral_with(tcb_info: &str, qe_identity: &str) -> Vec<String> {
+    [("tdx-tcb-info", tcb_info), ("tdx-qe-identity", qe_identity), ("intel-tcb-signing-chain", SIGNING_CHAIN)]
         .iter()
         .flat_map(|(name, file)| ["--collateral".to_owned(), format!("{name}={file}")])
         .collect()
@@ -52,7 +56,8 @@ fn step(document: &Value, name: &str) -> (String, String) {
     let steps = document["steps"].as_array().expect("steps");
     let step =
         steps.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}: {steps:#?}"));
-    (step["status"].as_str().unwrap().to_owned(), step["detail"].as_str().unwrap().to_owned())
+    let text = |key: &str| step[key].as_str().expect("a string").to_owned();
+    (text("status"), text("detail"))
 }
 
 fn args<'a>(owned: &'a [String], more: &[&'a str]) -> Vec<&'a str> {
@@ -93,7 +98,7 @@ fn tampered_tcb_info_fails_at_its_signature() {
     let text = std::fs::read_to_string(repo_root().join(TCB_INFO)).expect("TCB Info");
     let tampered = dir.path().join("tcb-info.json");
     std::fs::write(&tampered, text.replacen("\"UpToDate\"", "\"Revoked\"", 1)).expect("write");
-    let collateral = intel_collateral(tampered.to_str().unwrap());
+    let collateral = intel_collateral(tampered.to_str().expect("UTF-8 path"));
     let json = document(&verify(&repo_root().join(TDX), &args(&collateral, &["--at", OCTOBER_2025])), 1);
     let (status, detail) = step(&json, "tdx-tcb-status");
     assert_eq!(status, "failed");
@@ -103,9 +108,13 @@ fn tampered_tcb_info_fails_at_its_signature() {
 
 #[test]
 fn a_tcb_info_for_another_platform_is_refused() {
-    let collateral = intel_collateral("formats/testdata/intel/tdx-tcbinfo-90c06f000000-2026-10-08.json");
+    // Emerald Rapids collateral of June 2025, current then.
+    let collateral = intel_collateral_with(
+        "formats/testdata/intel/tdx-tcbinfo-90c06f000000-2025-06-05.json",
+        "formats/testdata/intel/tdx-qeidentity-2025-06-04.json",
+    );
     let json =
-        document(&verify(&repo_root().join(TDX), &args(&collateral, &["--at", "2026-10-10T00:00:00Z"])), 1);
+        document(&verify(&repo_root().join(TDX), &args(&collateral, &["--at", "2025-06-10T00:00:00Z"])), 1);
     let (status, detail) = step(&json, "tdx-tcb-status");
     assert_eq!(status, "failed");
     assert!(detail.contains("90c06f000000") && detail.contains("00806f050000"), "{detail}");
