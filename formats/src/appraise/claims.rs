@@ -19,9 +19,10 @@
 //!   `-default-securebootkeysvalidated`, `-elam-enabled`, `-flightsigning-enabled`,
 //!   `-hypervisordebug-enabled`, `-kerneldebug-enabled`, `-signingdisabled`, `-testsigning-enabled`,
 //!   `-hvci-policy`: MAA reads them from Windows boot-log events, which this crate does not interpret.
-//! * TDX `tdx_seamsvn` (how MAA derives it from `tee_tcb_svn` is unconfirmed), and the platform
-//!   token's EAT claims `eat_profile`, `dbgstat`, `intuse`. `attester_tcb_status` is produced only
-//!   when Intel's TCB collateral was supplied and `tdx-tcb-status` evaluated ([`add_tdx_tcb`]).
+//! * The `TdxVm` token's EAT claims `eat_profile`, `dbgstat`, `intuse`: they describe that token
+//!   profile, not the TD (its `tdx_*` claims are all here, checked against a real token).
+//!   `attester_tcb_status` is produced only when Intel's TCB collateral was supplied and
+//!   `tdx-tcb-status` evaluated ([`add_tdx_tcb`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -148,9 +149,17 @@ pub fn sevsnpvm(report: &SnpReport) -> Map<String, Value> {
 }
 
 /// TD attributes bits MAA names (Intel TDX Module ABI, ATTRIBUTES) that [`TdAttributes`] does not.
+const HGS_PLUS_PROF: u64 = 1 << 4;
+const PERF_PROF: u64 = 1 << 5;
+const PMT_PROF: u64 = 1 << 6;
+const ICSSD: u64 = 1 << 16;
+const MIGRATABLE: u64 = 1 << 29;
 const PROTECTION_KEYS: u64 = 1 << 30;
 const KEY_LOCKER: u64 = 1 << 31;
 const PERFMON: u64 = 1 << 63;
+/// XFAM bits MAA names: CET user and supervisor state (Intel SDM, XSAVE state components 11, 12).
+const XFAM_CET_U: u64 = 1 << 11;
+const XFAM_CET_S: u64 = 1 << 12;
 
 /// The `tdx_*` claims of a TD quote's body.
 pub fn tdxvm(quote: &TdQuote) -> Map<String, Value> {
@@ -178,6 +187,14 @@ pub fn tdxvm(quote: &TdQuote) -> Map<String, Value> {
         ("tdx_td_attributes_protection_keys", has(attributes, PROTECTION_KEYS).into()),
         ("tdx_td_attributes_key_locker", has(attributes, KEY_LOCKER).into()),
         ("tdx_td_attributes_perfmon", has(attributes, PERFMON).into()),
+        ("tdx_td_attributes_hgs_plus_prof", has(attributes, HGS_PLUS_PROF).into()),
+        ("tdx_td_attributes_perf_prof", has(attributes, PERF_PROF).into()),
+        ("tdx_td_attributes_pmt_prof", has(attributes, PMT_PROF).into()),
+        ("tdx_td_attributes_icssd", has(attributes, ICSSD).into()),
+        ("tdx_td_attributes_migratable", has(attributes, MIGRATABLE).into()),
+        ("tdx_xfam_cet_u", (body.xfam & XFAM_CET_U != 0).into()),
+        ("tdx_xfam_cet_s", (body.xfam & XFAM_CET_S != 0).into()),
+        ("tdx_seamsvn", seamsvn(body.tee_tcb_svn).into()),
     ];
     claims.into_iter().map(|(name, value): (&str, Value)| (name.to_owned(), value)).collect()
 }
@@ -200,6 +217,13 @@ pub fn add_tdx_tcb(claims: &mut Value, verdict: &TcbVerdict) {
     if let Some(tee) = claims.get_mut("x-ms-isolation-tee").and_then(Value::as_object_mut) {
         tee.extend(tdx_tcb(verdict));
     }
+}
+
+/// MAA's `tdx_seamsvn`: TEE_TCB_SVN bytes 0 and 1 (the TDX module's minor SVN and major version) as
+/// a little-endian number — 269 for `0d01…` in a real sharedwus token, 3 for `0300…` in Microsoft's
+/// documented example.
+fn seamsvn(tee_tcb_svn: [u8; 16]) -> u16 {
+    u16::from_le_bytes([tee_tcb_svn[0], tee_tcb_svn[1]])
 }
 
 fn has(attributes: TdAttributes, bit: u64) -> bool {

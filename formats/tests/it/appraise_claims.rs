@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 const COCO_SNP_V1: &[u8] = include_bytes!("../../testdata/azure-snp/trustee-evidence-v1.json");
 const COCO_TDX_V1: &[u8] = include_bytes!("../../testdata/azure-tdx/trustee-evidence-tdx-v1.json");
+const MAA_TDXVM_TOKEN: &str = include_str!("../../testdata/maa/sharedwus-tdxvm-token-2026-10-08.jwt");
 const SHAREDWEU_TOKEN: &str =
     include_str!("../../testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt");
 const MAA_SEVSNPVM_EXAMPLE: &str = include_str!("../../testdata/maa-rest-spec/AttestSevSnpVm.json");
@@ -280,11 +281,68 @@ fn tdx_claims_are_the_td_quote() {
         "tdx_td_attributes_protection_keys",
         "tdx_td_attributes_key_locker",
         "tdx_td_attributes_perfmon",
+        "tdx_td_attributes_hgs_plus_prof",
+        "tdx_td_attributes_perf_prof",
+        "tdx_td_attributes_pmt_prof",
+        "tdx_td_attributes_icssd",
+        "tdx_td_attributes_migratable",
+        "tdx_xfam_cet_u",
+        "tdx_xfam_cet_s",
+        "tdx_seamsvn",
     ]
     .into_iter()
     .map(String::from)
     .collect();
     assert_eq!(keys(tee), expected);
+}
+
+/// The offline TDX claims against a real MAA `TdxVm` token (sharedwus, 2026-10-08), key by key: every
+/// claim MAA derives from the TD is produced under the same name and type; what is MAA's alone is
+/// listed with the reason.
+#[test]
+fn tdx_claims_conform_to_a_real_maa_tdxvm_token() {
+    let token = jwt_payload(MAA_TDXVM_TOKEN);
+    let maa = token.as_object().expect("claims");
+    let (bundle, hcl) = bundle(COCO_TDX_V1);
+    let quote = TdQuote::parse(bundle.td_quote.as_deref().unwrap()).unwrap();
+    let steps = hardware_steps(&bundle, Hardware::Tdx(&quote));
+    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Tdx(&quote), None, &steps);
+    let ours = claims["x-ms-isolation-tee"].as_object().expect("isolation claims");
+
+    // MAA's alone: the token's own claims, the TdxVm profile's EAT claims, and the TCB status, which
+    // needs Intel's collateral (tested with it in appraise_tdx).
+    let maa_only: BTreeSet<&str> = [
+        ("iss", "the token's issuer"),
+        ("iat", "the token's issue time"),
+        ("nbf", "the token's validity"),
+        ("exp", "the token's validity"),
+        ("jti", "the token's id"),
+        ("x-ms-ver", "the token format's version"),
+        ("x-ms-policy-hash", "MAA's attestation policy"),
+        ("eat_profile", "the TdxVm token profile"),
+        ("intuse", "the TdxVm token profile"),
+        ("dbgstat", "the TdxVm token profile"),
+        ("attester_tcb_status", "needs Intel's TCB collateral"),
+    ]
+    .into_iter()
+    .map(|(name, _why)| name)
+    .collect();
+    let missing: Vec<&String> =
+        maa.keys().filter(|name| !ours.contains_key(*name) && !maa_only.contains(name.as_str())).collect();
+    assert!(missing.is_empty(), "MAA claims the offline verifier does not produce: {missing:?}");
+    let extra: Vec<&String> =
+        ours.keys().filter(|name| !maa.contains_key(*name) && name.as_str() != "x-ms-runtime").collect();
+    assert!(extra.is_empty(), "claims MAA does not issue: {extra:?}");
+    assert_same_shape(ours, maa);
+    // The derived values agree with the token's own fields (another TD, so compare derivations).
+    let svn = hex::decode(maa["tdx_tee_tcb_svn"].as_str().unwrap()).unwrap();
+    assert_eq!(maa["tdx_seamsvn"], u16::from_le_bytes([svn[0], svn[1]]));
+    assert_eq!(
+        (&maa["tdx_xfam"], &maa["tdx_xfam_cet_u"], &maa["tdx_xfam_cet_s"]),
+        (&ours["tdx_xfam"], &json!(true), &json!(true))
+    );
+    assert_eq!((&ours["tdx_xfam_cet_u"], &ours["tdx_xfam_cet_s"]), (&json!(true), &json!(true)));
+    assert_eq!(ours["tdx_seamsvn"], 0x0102, "TEE_TCB_SVN 0201…");
 }
 
 /// `x-ms-compliance-status` stands for the debug check (`snp-policy`, `tdx-td-attributes`): it is
