@@ -198,7 +198,7 @@ fn appraise_steps(
             };
             let quote =
                 steps.require("tdx-quote", quote, |q| format!("TD quote version {}", q.header().version))?;
-            tdx_tcb = tdx::appraise_with_tcb(
+            tdx_tcb = tdx::appraise(
                 &quote,
                 Some(&td_report),
                 policy.anchors,

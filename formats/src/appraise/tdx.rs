@@ -75,25 +75,13 @@ const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 
 /// Appraise a TD quote: the steps `tdx-pck-chain`, `tdx-revocation`, `tdx-qe-report-signature`, `tdx-qe-binding`,
 /// `tdx-quote-signature`, `tdx-td-report-match`, `tdx-td-attributes` and `tdx-tcb-status`, in that
-/// order. Returns `None` at the first failed step.
+/// order. Returns `None` at the first failed step, else the TCB verdict when `tdx-tcb-status` was
+/// evaluated (the claims `attester_tcb_status` and `attester_advisory_ids` come from it).
 ///
 /// `td_report` is the TDREPORT from the HCL report (parse [`crate::hcl::RawTdReport::as_bytes`] with
 /// [`TdReport::parse`]); without it the quote cannot be tied to the HCL runtime claims, and
 /// `tdx-td-report-match` is not evaluated.
 pub fn appraise(
-    quote: &TdQuote,
-    td_report: Option<&TdReport>,
-    anchors: &TrustAnchors,
-    collateral: &Collateral<'_>,
-    at: &DateTime,
-    steps: &mut Steps,
-) -> Option<()> {
-    appraise_with_tcb(quote, td_report, anchors, collateral, at, steps).map(drop)
-}
-
-/// [`appraise`], returning the TCB verdict when `tdx-tcb-status` was evaluated (and passed): the
-/// claims `attester_tcb_status` and `attester_advisory_ids` come from it.
-pub fn appraise_with_tcb(
     quote: &TdQuote,
     td_report: Option<&TdReport>,
     anchors: &TrustAnchors,
