@@ -7,7 +7,7 @@ use std::process::Output;
 use cvm_attest_formats::bundle::{EvidenceBundle, Timestamp};
 use serde_json::Value;
 
-use crate::support::{cvm_attest, repo_root, shipped_plugins};
+use crate::support::{self, repo_root};
 
 const SNP: &str = "examples/evidence/azure-sev-snp.json";
 const TDX: &str = "examples/evidence/azure-tdx.json";
@@ -18,19 +18,10 @@ const MILAN_CRL: &str = "formats/testdata/crl/milan-vcek-crl-2026-06-22.der";
 /// Inside the validity of the 2025-10 TCB Info and TD_QE identity.
 const OCTOBER_2025: &str = "2025-10-20T00:00:00Z";
 
+/// `verify` of `evidence` with the nonce its quote carries, as JSON.
 fn verify(evidence: &Path, args: &[&str]) -> Output {
-    let (dir, config) = shipped_plugins();
-    let mut cmd = cvm_attest();
-    cmd.current_dir(repo_root())
-        .args(["verify", "--plugin-dir"])
-        .arg(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .arg("--evidence")
-        .arg(evidence)
-        .args(["-n", "challenge", "-o", "json"])
-        .args(args);
-    cmd.output().expect("run cvm-attest")
+    let args: Vec<&str> = ["-n", "challenge", "-o", "json"].iter().chain(args).copied().collect();
+    support::verify(evidence, &args)
 }
 
 fn intel_collateral(tcb_info: &str) -> Vec<String> {

@@ -148,3 +148,19 @@ pub fn cvm_attest() -> Command {
     cmd.env_remove("CVM_ATTEST_PLUGIN_PATH").env_remove("CVM_ATTEST_CONFIG").env_remove("RUST_LOG");
     cmd
 }
+
+/// `cvm-attest verify --evidence EVIDENCE ARGS…` with the shipped plugins, from the repository root.
+pub fn verify(evidence: &Path, args: &[&str]) -> std::process::Output {
+    let (dir, config) = shipped_plugins();
+    cvm_attest()
+        .current_dir(repo_root())
+        .args(["verify", "--plugin-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--evidence")
+        .arg(evidence)
+        .args(args)
+        .output()
+        .expect("run cvm-attest")
+}

@@ -1,12 +1,12 @@
 //! `cvm-attest verify` with the real offline verifier plugin (built from source) on real evidence
 //! captured on Azure SEV-SNP and TDX confidential VMs, and on tampered copies of it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{cvm_attest, repo_root, shipped_plugins};
+use crate::support::{cvm_attest, repo_root, shipped_plugins, verify};
 
 const SNP: &str = "formats/testdata/azure-snp/trustee-evidence-v1.json";
 const SNP_V0: &str = "formats/testdata/azure-snp/trustee-evidence-v0.json";
@@ -14,20 +14,6 @@ const TDX: &str = "formats/testdata/azure-tdx/trustee-evidence-tdx-v1.json";
 const TDX_V0: &str = "formats/testdata/azure-tdx/trustee-evidence-tdx-v0.json";
 /// The nonce trustee's attester bound into these quotes.
 const NONCE: &str = "challenge";
-
-fn verify(evidence: &Path, args: &[&str]) -> Output {
-    let (dir, config) = shipped_plugins();
-    cvm_attest()
-        .args(["verify", "--plugin-dir"])
-        .arg(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .arg("--evidence")
-        .arg(evidence)
-        .args(args)
-        .output()
-        .expect("run cvm-attest")
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
