@@ -9,7 +9,9 @@
 //!   connection to swtpm (as tpm2-tss's own swtpm TCTI does), so several clients may be connected and
 //!   swtpm's single client slot is held only while a command runs.
 //! * Control: each control connection is relayed to swtpm's control port as it is (TPM_INIT,
-//!   locality, shutdown… whatever the TCTI sends).
+//!   locality, shutdown… whatever the TCTI sends). swtpm serves one control connection at a time, and
+//!   so does the relay: tpm2-tss opens one per control command and closes it at once, but a client
+//!   that keeps one open holds the port (as it would on swtpm itself).
 //! * [`provision`] puts Azure's AK and AK certificate into swtpm (through the proxy or directly).
 //!
 //! Dropping the [`Paravisor`] closes the listeners and every open connection and joins all threads.
@@ -185,7 +187,11 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, serve: Serve) {
         if shared.stop.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // Out of descriptors or similar: wait a moment instead of spinning on the error.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         if !register(shared, id, &stream) {
             continue;
