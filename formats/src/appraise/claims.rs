@@ -79,6 +79,23 @@ pub fn azure_vm(
     claims.into()
 }
 
+/// The `azurevm` claim set of an appraised Trusted Launch VM: what its vTPM evidence shows. There is
+/// no hardware report, hence no `x-ms-isolation-tee`, and no runtime claims, hence no VM id or
+/// secure-boot flag (MAA reads those from the Windows boot log, which this crate does not
+/// interpret).
+pub fn trusted_launch(bundle: &EvidenceBundle, verified_nonce: Option<&[u8]>) -> Value {
+    let mut claims = Map::new();
+    claims.insert("x-ms-attestation-type".into(), "azurevm".into());
+    claims.insert("x-ms-ver".into(), VERSION.into());
+    let pcrs: Vec<u8> = bundle.tpm.pcrs.values().keys().copied().collect();
+    claims.insert("x-ms-azurevm-attested-pcrs".into(), pcrs.into());
+    let client_runtime = client_runtime(bundle, verified_nonce);
+    if !client_runtime.is_empty() {
+        claims.insert("x-ms-runtime".into(), client_runtime.into());
+    }
+    claims.into()
+}
+
 /// `x-ms-runtime`: the ephemeral key MAA would encrypt to, and the nonce as a client payload (the
 /// way the official client sends it).
 fn client_runtime(bundle: &EvidenceBundle, verified_nonce: Option<&[u8]>) -> Map<String, Value> {

@@ -160,11 +160,26 @@ pub struct Appraisal {
 }
 
 /// Appraise a whole bundle: hardware report and its endorsement, the runtime claims' binding to it,
-/// the vTPM evidence against the AK the runtime claims vouch for, and the nonce.
+/// the vTPM evidence against the AK the runtime claims vouch for, and the nonce. A Trusted Launch
+/// VM has no hardware report: its vTPM evidence is appraised against the AK its certificate vouches
+/// for.
 pub fn appraise(bundle: &EvidenceBundle, policy: &Policy<'_>) -> Appraisal {
     let mut steps = Steps::default();
-    let claims = appraise_steps(bundle, policy, &mut steps);
+    let claims = match bundle.platform {
+        Platform::AzureTrustedLaunch => trusted_launch(bundle, policy, &mut steps),
+        Platform::AzureSevSnp | Platform::AzureTdx => appraise_steps(bundle, policy, &mut steps),
+    };
     Appraisal { steps, claims }
+}
+
+fn trusted_launch(
+    bundle: &EvidenceBundle,
+    policy: &Policy<'_>,
+    steps: &mut Steps,
+) -> Option<serde_json::Value> {
+    let event_log = bundle.event_log.as_deref();
+    vtpm::appraise(&bundle.tpm, vtpm::AkSource::Certificate, policy, event_log, steps)?;
+    Some(claims::trusted_launch(bundle, policy.expected_nonce))
 }
 
 fn appraise_steps(
@@ -228,7 +243,7 @@ fn appraise_steps(
     let runtime = steps.require("runtime-claims", hcl.runtime_claims(), |claims| {
         format!("vmUniqueId {}", claims.vm_configuration.vm_unique_id)
     })?;
-    vtpm::appraise(&bundle.tpm, &runtime, policy, bundle.event_log.as_deref(), steps)?;
+    vtpm::appraise(&bundle.tpm, vtpm::AkSource::Hcl(&runtime), policy, bundle.event_log.as_deref(), steps)?;
     report_user_data(&runtime, policy.expected_nonce, steps)?;
     let mut claims = claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce, steps);
     if let Some(verdict) = &tdx_tcb {

@@ -39,29 +39,21 @@ use crate::tpm::{
 /// step.
 pub fn appraise(
     tpm: &TpmEvidence,
-    runtime: &RuntimeClaims,
+    source: AkSource<'_>,
     policy: &Policy<'_>,
     event_log: Option<&[u8]>,
     steps: &mut Steps,
 ) -> Option<()> {
     let expected_nonce = policy.expected_nonce;
-    let ak = match hcl_ak(runtime) {
-        Ok(ak) => ak,
-        Err(why) => return steps.fail("vtpm-ak-public", why),
+    let ak = match source {
+        AkSource::Hcl(runtime) => hcl_ak(tpm, runtime, policy, steps)?,
+        AkSource::Certificate => certified_ak(tpm, policy, steps)?,
     };
-    if tpm.ak_public.is_empty() {
-        steps.not_evaluated(
-            "vtpm-ak-public",
-            "the evidence carries no AK public area (TPM2B_PUBLIC); HCLAkPub from the runtime claims stands for it",
-        );
-    } else {
-        steps.check("vtpm-ak-public", check_ak_public(&tpm.ak_public, &ak))?;
-    }
-    match &tpm.ak_cert {
-        Some(der) => steps.check("vtpm-ak-cert", ak_certificate(der, &ak, policy.anchors, policy.at))?,
-        None => steps.not_evaluated("vtpm-ak-cert", "the evidence carries no AK certificate"),
-    }
-    steps.check("vtpm-quote-signature", check_signature(&ak, "quote", &tpm.quote, &tpm.quote_signature))?;
+    let (ak, ak_name) = (&ak, source.name());
+    steps.check(
+        "vtpm-quote-signature",
+        check_signature(ak, ak_name, "quote", &tpm.quote, &tpm.quote_signature),
+    )?;
     let quote = steps.require("vtpm-quote-structure", parse_quote(&tpm.quote), Quote::describe)?;
     match expected_nonce {
         Some(expected) => steps.check("vtpm-quote-nonce", check_nonce(&quote.attest, expected))?,
@@ -75,7 +67,9 @@ pub fn appraise(
     }
     steps.check("vtpm-pcr-digest", check_pcr_digest(&quote, &tpm.pcrs))?;
     match &tpm.ephemeral_key {
-        Some(key) => steps.check("vtpm-ephemeral-key", check_ephemeral_key(key, &ak, &quote, &tpm.pcrs))?,
+        Some(key) => {
+            steps.check("vtpm-ephemeral-key", check_ephemeral_key(key, ak, ak_name, &quote, &tpm.pcrs))?
+        }
         None => steps.not_evaluated("vtpm-ephemeral-key", "the evidence carries no ephemeral key"),
     }
     match event_log {
@@ -85,8 +79,94 @@ pub fn appraise(
     Some(())
 }
 
+/// Where the AK that signs the quote gets its trust from.
+#[derive(Debug, Clone, Copy)]
+pub enum AkSource<'a> {
+    /// A confidential VM: `HCLAkPub` in the runtime claims, which the hardware report vouches for.
+    /// The evidence's own AK is only compared with it; its certificate is checked when present.
+    Hcl(&'a RuntimeClaims),
+    /// A Trusted Launch VM (no hardware report): the evidence's AK, which only its certificate
+    /// vouches for, so the certificate is required.
+    Certificate,
+}
+
+/// How details and errors name the AK of a Trusted Launch VM.
+pub const CERTIFIED_AK: &str = "the certified AK";
+
+impl AkSource<'_> {
+    fn name(self) -> &'static str {
+        match self {
+            AkSource::Hcl(_) => AK_KID,
+            AkSource::Certificate => CERTIFIED_AK,
+        }
+    }
+}
+
+/// `vtpm-ak-public` and `vtpm-ak-cert` of a confidential VM: the AK is `HCLAkPub`.
+fn hcl_ak(
+    tpm: &TpmEvidence,
+    runtime: &RuntimeClaims,
+    policy: &Policy<'_>,
+    steps: &mut Steps,
+) -> Option<RsaPublicKey> {
+    let ak = match runtime_ak(runtime) {
+        Ok(ak) => ak,
+        Err(why) => return steps.fail("vtpm-ak-public", why),
+    };
+    if tpm.ak_public.is_empty() {
+        steps.not_evaluated(
+            "vtpm-ak-public",
+            "the evidence carries no AK public area (TPM2B_PUBLIC); HCLAkPub from the runtime claims stands for it",
+        );
+    } else {
+        steps.check("vtpm-ak-public", check_ak_public(&tpm.ak_public, &ak))?;
+    }
+    match &tpm.ak_cert {
+        Some(der) => {
+            steps.check("vtpm-ak-cert", ak_certificate(der, &ak, AK_KID, policy.anchors, policy.at))?
+        }
+        None => steps.not_evaluated("vtpm-ak-cert", "the evidence carries no AK certificate"),
+    }
+    Some(ak)
+}
+
+/// `vtpm-ak-public` and `vtpm-ak-cert` of a Trusted Launch VM: the evidence's AK, a restricted
+/// signing key, certified by Azure's vTPM CA.
+fn certified_ak(tpm: &TpmEvidence, policy: &Policy<'_>, steps: &mut Steps) -> Option<RsaPublicKey> {
+    let ak = steps
+        .require("vtpm-ak-public", restricted_signing_key(&tpm.ak_public), |(_, detail)| detail.clone())?
+        .0;
+    let Some(der) = &tpm.ak_cert else {
+        return steps.fail("vtpm-ak-cert", VtpmError::MissingAkCert);
+    };
+    steps.check("vtpm-ak-cert", ak_certificate(der, &ak, CERTIFIED_AK, policy.anchors, policy.at))?;
+    Some(ak)
+}
+
+/// The evidence's AK as an RSA key, when it is a restricted signing key.
+fn restricted_signing_key(bytes: &[u8]) -> Result<(RsaPublicKey, String), VtpmError> {
+    if bytes.is_empty() {
+        return Err(VtpmError::MissingAkPublic);
+    }
+    let public = Public::parse_tpm2b(bytes).map_err(VtpmError::AkPublic)?;
+    let attributes = public.object_attributes();
+    if !attributes.restricted() || !attributes.sign() || attributes.decrypt() {
+        return Err(VtpmError::AkNotRestrictedSigning { attributes });
+    }
+    let key = RsaPublicKey::new(
+        BigUint::from_bytes_be(public.modulus()),
+        BigUint::from(public.effective_exponent()),
+    )
+    .map_err(|err| VtpmError::AkUnusable { reason: err.to_string() })?;
+    let detail = format!(
+        "the evidence's AK (RSA-{}) is a restricted signing key ({attributes:?}); only its certificate vouches for it",
+        public.key_bits()
+    );
+    Ok((key, detail))
+}
+
 /// `HCLAkPub` as an RSA key: the AK the hardware report vouches for through the runtime claims.
-fn hcl_ak(runtime: &RuntimeClaims) -> Result<RsaPublicKey, VtpmError> {
+fn runtime_ak(runtime: &RuntimeClaims) -> Result<RsaPublicKey, VtpmError> {
     let jwk = runtime.ak_pub().ok_or(VtpmError::MissingAk)?;
     if jwk.kty != "RSA" {
         return Err(VtpmError::AkNotRsa { kty: jwk.kty.clone() });
@@ -124,9 +204,10 @@ fn check_ak_public(bytes: &[u8], ak: &RsaPublicKey) -> Result<String, VtpmError>
     ))
 }
 
-/// RSASSA-PKCS1-v1_5/SHA-256 by `HCLAkPub` over `message` (a TPMS_ATTEST named `what`).
+/// RSASSA-PKCS1-v1_5/SHA-256 by the AK (`ak_name`) over `message` (a TPMS_ATTEST named `what`).
 fn check_signature(
     ak: &RsaPublicKey,
+    ak_name: &'static str,
     what: &'static str,
     message: &[u8],
     signature: &[u8],
@@ -134,11 +215,11 @@ fn check_signature(
     verify_rsassa(ak, HashAlg::Sha256, message, signature)
         .map(|()| {
             format!(
-                "RSASSA-PKCS1-v1_5/SHA-256 signature over the {}-byte {what} verifies with {AK_KID}",
+                "RSASSA-PKCS1-v1_5/SHA-256 signature over the {}-byte {what} verifies with {ak_name}",
                 message.len()
             )
         })
-        .map_err(|error| VtpmError::Signature { what, error })
+        .map_err(|error| VtpmError::Signature { what, ak: ak_name, error })
 }
 
 /// The longest run of intermediates between an AK certificate and its root that is followed.
@@ -161,6 +242,7 @@ const RSA_SIGNATURES: [(ObjectIdentifier, HashAlg); 3] = [
 pub fn ak_certificate(
     ak_cert_der: &[u8],
     ak: &RsaPublicKey,
+    ak_name: &'static str,
     anchors: &TrustAnchors,
     at: &DateTime,
 ) -> Result<String, VtpmError> {
@@ -172,11 +254,11 @@ pub fn ak_certificate(
     for cert in issuers.iter().rev().copied().chain([&leaf]) {
         cert.valid_at(at)?;
     }
-    let bits = check_certified_key(&leaf, ak)?;
+    let bits = check_certified_key(&leaf, ak, ak_name)?;
     let path: Vec<String> = issuers.iter().map(|cert| cert.common_name()).collect();
     Ok(format!(
         "{} → {} (trusted root): each signature verifies and each certificate is valid at {at}; it certifies \
-         {AK_KID} (RSA-{bits}), the key that signs the quote",
+         {ak_name} (RSA-{bits}), the key that signs the quote",
         leaf.common_name(),
         path.join(" → ")
     ))
@@ -299,10 +381,11 @@ fn rsa_key(cert: &Cert) -> Result<RsaPublicKey, VtpmError> {
 
 /// The AK certificate must certify the AK that signs the quote (modulus and exponent); returns
 /// the key's size in bits.
-fn check_certified_key(leaf: &Cert, ak: &RsaPublicKey) -> Result<usize, VtpmError> {
+fn check_certified_key(leaf: &Cert, ak: &RsaPublicKey, ak_name: &'static str) -> Result<usize, VtpmError> {
     let certified = rsa_key(leaf)?;
     if certified.n() != ak.n() || certified.e() != ak.e() {
         return Err(VtpmError::AkCertKeyMismatch {
+            ak: ak_name,
             subject: leaf.common_name(),
             cert_modulus: certified.n().to_bytes_be(),
             cert_exponent: certified.e().to_string(),
@@ -406,10 +489,11 @@ fn bank_hash(bank: PcrBank) -> HashAlg {
 fn check_ephemeral_key(
     key: &EphemeralKey,
     ak: &RsaPublicKey,
+    ak_name: &'static str,
     quote: &Quote,
     pcrs: &Pcrs,
 ) -> Result<String, VtpmError> {
-    check_signature(ak, "certification", &key.certify_info, &key.certify_signature)?;
+    check_signature(ak, ak_name, "certification", &key.certify_info, &key.certify_signature)?;
     let certify = Attest::parse(&key.certify_info).map_err(VtpmError::Certification)?;
     let Some(info) = certify.certify() else {
         return Err(VtpmError::NotACertification { found: certify.attest_type() });
@@ -445,7 +529,7 @@ fn check_ephemeral_key(
         });
     }
     Ok(format!(
-        "{AK_KID} certified (TPM_ST_ATTEST_CERTIFY) the ephemeral key named {} (RSA-{}, {attributes:?}), \
+        "{ak_name} certified (TPM_ST_ATTEST_CERTIFY) the ephemeral key named {} (RSA-{}, {attributes:?}), \
          usable only through its authPolicy {}, PolicyPCR over the quoted values of PCRs {indices}",
         hex::encode(&name),
         public.key_bits(),

@@ -19,6 +19,7 @@ use crate::thim::pem_certificate_count;
 
 mod coco;
 mod detect;
+mod maa;
 pub mod wire;
 
 pub use detect::{ACCEPTED, EvidenceKind, detect};
@@ -340,6 +341,12 @@ impl EvidenceBundle {
     ///   key, event log or OS information.
     pub fn from_coco_json(json: &[u8], collected_at: Timestamp) -> Result<Self, Error> {
         coco::read(json, collected_at)
+    }
+
+    /// Read an MAA `AzureGuest` request body of a Trusted Launch VM (see `maa.rs`): its vTPM
+    /// evidence, event log, OS and client nonce. It carries no time: `received_at` stands in.
+    pub fn from_maa_azure_guest(json: &[u8], received_at: Timestamp) -> Result<Self, Error> {
+        maa::read(json, received_at)
     }
 
     fn from_wire(w: wire::BundleV1) -> Result<Self, Error> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::appraise::anchors::TrustAnchors;
-use cvm_attest_formats::appraise::vtpm::{ak_certificate, appraise};
+use cvm_attest_formats::appraise::vtpm::{AkSource, ak_certificate, appraise};
 use cvm_attest_formats::appraise::{
     AppraisalError, Collateral, Policy, Status, Steps, ValidityError, VtpmError,
 };
@@ -71,7 +71,7 @@ fn run_with(
     let at = DateTime::parse(at).expect("an RFC 3339 time");
     let policy = Policy { expected_nonce: nonce, anchors, collateral: Collateral::default(), at: &at };
     let mut steps = Steps::default();
-    appraise(tpm, runtime, &policy, log, &mut steps);
+    appraise(tpm, AkSource::Hcl(runtime), &policy, log, &mut steps);
     steps
 }
 
@@ -598,7 +598,7 @@ fn guest_ak() -> (Vec<u8>, RsaPublicKey) {
 }
 
 fn check_at(cert: &[u8], ak: &RsaPublicKey, anchors: &TrustAnchors, at: &str) -> Result<String, VtpmError> {
-    ak_certificate(cert, ak, anchors, &DateTime::parse(at).expect("an RFC 3339 time"))
+    ak_certificate(cert, ak, "HCLAkPub", anchors, &DateTime::parse(at).expect("an RFC 3339 time"))
 }
 
 #[test]

@@ -134,8 +134,9 @@ pub struct CollectArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The evidence: a bundle from `evidence collect`, or Confidential Containers az-snp-vtpm /
-    /// az-tdx-vtpm evidence JSON; - reads stdin
+    /// The evidence: a bundle from `evidence collect`, Confidential Containers az-snp-vtpm /
+    /// az-tdx-vtpm evidence JSON, or an MAA AzureGuest request body of a Trusted Launch VM; - reads
+    /// stdin
     #[arg(long, value_name = "FILE")]
     pub evidence: PathBuf,
 

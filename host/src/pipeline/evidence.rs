@@ -30,8 +30,9 @@ pub enum Error {
     },
 }
 
-/// Read evidence a verifier can appraise: an evidence bundle, or Confidential Containers
-/// `az-snp-vtpm`/`az-tdx-vtpm` evidence (which carries no collection time: `received_at` stands in).
+/// Read evidence a verifier can appraise: an evidence bundle, Confidential Containers
+/// `az-snp-vtpm`/`az-tdx-vtpm` evidence, or an MAA AzureGuest request of a Trusted Launch VM (the
+/// last two carry no collection time: `received_at` stands in).
 pub fn read_evidence(bytes: &[u8], received_at: Timestamp) -> Result<EvidenceBundle, Error> {
     let kind = bundle::detect(bytes);
     let invalid = |source| Error::Invalid { kind: kind.clone(), source };
@@ -39,6 +40,9 @@ pub fn read_evidence(bytes: &[u8], received_at: Timestamp) -> Result<EvidenceBun
         EvidenceKind::Bundle => EvidenceBundle::from_json(bytes).map_err(invalid),
         EvidenceKind::CocoSnp | EvidenceKind::CocoTdx => {
             EvidenceBundle::from_coco_json(bytes, received_at).map_err(invalid)
+        }
+        EvidenceKind::MaaAzureGuest => {
+            EvidenceBundle::from_maa_azure_guest(bytes, received_at).map_err(invalid)
         }
         EvidenceKind::HclReport | EvidenceKind::SnpReport | EvidenceKind::TdQuote => {
             Err(Error::Partial { kind: kind.clone() })

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use cvm_attest_formats::appraise;
-use cvm_attest_formats::bundle::{self, EvidenceBundle, EvidenceKind, Timestamp};
+use cvm_attest_formats::bundle::{self, EvidenceBundle, EvidenceKind, Platform, Timestamp};
 use cvm_attest_formats::eventlog::{EventLog, LogFormat};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
@@ -91,6 +91,11 @@ impl Summary {
                 let epoch = Timestamp::parse("1970-01-01T00:00:00Z").map_err(|e| Error::Unknown(e.0))?;
                 summary.bundle(&EvidenceBundle::from_coco_json(bytes, epoch).map_err(bundle_error)?, false)
             }
+            EvidenceKind::MaaAzureGuest => {
+                let epoch = Timestamp::parse("1970-01-01T00:00:00Z").map_err(|e| Error::Unknown(e.0))?;
+                let bundle = EvidenceBundle::from_maa_azure_guest(bytes, epoch).map_err(bundle_error)?;
+                summary.bundle(&bundle, false)
+            }
             EvidenceKind::HclReport => summary.hcl(&HclReport::parse(bytes).map_err(parse_error)?),
             EvidenceKind::SnpReport => summary.snp(&SnpReport::parse(bytes).map_err(parse_error)?),
             EvidenceKind::TdQuote => summary.td_quote(&TdQuote::parse(bytes).map_err(parse_error)?, None),
@@ -153,7 +158,10 @@ impl Summary {
         }
         self.section("evidence", "Evidence", fields);
 
+        // A Trusted Launch VM has no HCL report (an AzureGuest request of one carries none).
+        let trusted_launch = bundle.platform == Platform::AzureTrustedLaunch && bundle.hcl_report.is_empty();
         let hcl = match HclReport::parse(&bundle.hcl_report) {
+            _ if trusted_launch => None,
             Ok(hcl) => {
                 self.hcl(&hcl);
                 Some(hcl)
@@ -372,6 +380,7 @@ fn kind_id(kind: &EvidenceKind) -> &'static str {
         EvidenceKind::Bundle => "cvm-attest-evidence",
         EvidenceKind::CocoSnp => "coco-az-snp-vtpm",
         EvidenceKind::CocoTdx => "coco-az-tdx-vtpm",
+        EvidenceKind::MaaAzureGuest => "maa-azure-guest",
         EvidenceKind::HclReport => "hcl-report",
         EvidenceKind::SnpReport => "snp-report",
         EvidenceKind::TdQuote => "td-quote",

@@ -168,3 +168,38 @@ fn at_judges_certificate_validity() {
     assert!(detail.contains("2019-01-01T00:00:00Z"), "names the time: {detail}");
     assert_eq!(json["judged_at"], "2019-01-01T00:00:00Z");
 }
+
+/// The AzureGuest request of MAA's REST example (a Trusted Launch VM) as the client sent it.
+fn azure_guest_request(dir: &Path) -> PathBuf {
+    let example = std::fs::read(repo_root().join("formats/testdata/maa-rest-spec/AttestAzureGuestVm.json"))
+        .expect("example");
+    let example: Value = serde_json::from_slice(&example).expect("JSON");
+    let path = dir.join("azure-guest-request.json");
+    std::fs::write(&path, example["parameters"]["request"].to_string()).expect("request");
+    path
+}
+
+#[test]
+fn an_azure_guest_request_verifies_as_of_its_day_and_its_ak_chain_has_expired_today() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = azure_guest_request(dir.path());
+    let run = support::verify(&request, &["-o", "json", "--at", "2024-06-01T00:00:00Z"]);
+    let json = document(&run, 0);
+    assert_eq!(json["evidence"]["platform"], "azure-trusted-launch");
+    assert_eq!(step(&json, "vtpm-ak-cert").0, "passed");
+    assert_eq!(step(&json, "eventlog-replay").0, "passed");
+    assert_eq!(json["claims"]["x-ms-attestation-type"], "azurevm");
+
+    let json = document(&support::verify(&request, &["-o", "json"]), 1);
+    let (status, detail) = step(&json, "vtpm-ak-cert");
+    assert_eq!(status, "failed");
+    assert!(detail.starts_with("Global Virtual TPM CA - 01 expired on 2025-11-03"), "{detail}");
+
+    let shown = crate::support::cvm_attest()
+        .args(["evidence", "show", "-o", "json"])
+        .arg(&request)
+        .output()
+        .expect("run cvm-attest");
+    let summary: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(summary["kind"], "maa-azure-guest", "{summary:#}");
+}

@@ -129,7 +129,15 @@ fn every_json_output_is_valid_under_its_schema() {
     ] {
         assert_valid("verification-v1.schema.json", &json(args, status));
     }
-    for evidence in [snp, tdx, "formats/testdata/azure-snp/trustee-evidence-v0.json"] {
+    // An MAA AzureGuest request body, as the client sent it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = std::fs::read(repo_root().join("formats/testdata/maa-rest-spec/AttestAzureGuestVm.json"))
+        .expect("example");
+    let example: serde_json::Value = serde_json::from_slice(&example).expect("JSON");
+    let request = dir.path().join("azure-guest.json");
+    std::fs::write(&request, example["parameters"]["request"].to_string()).expect("request");
+    let request = request.to_str().expect("UTF-8 path");
+    for evidence in [snp, tdx, "formats/testdata/azure-snp/trustee-evidence-v0.json", request] {
         assert_valid(
             "evidence-summary-v1.schema.json",
             &json(&["evidence", "show", evidence, "-o", "json"], 0),

@@ -21,6 +21,17 @@ use crate::tpm::{
 #[non_exhaustive]
 pub enum VtpmError {
     // vtpm-ak-public
+    /// A Trusted Launch VM's evidence has no AK public area, the only AK it could have.
+    #[error(
+        "the evidence carries no AK public area (TPM2B_PUBLIC); a Trusted Launch VM's AK is the one its certificate vouches for"
+    )]
+    MissingAkPublic,
+    /// A Trusted Launch VM's evidence has no AK certificate: nothing would vouch for its AK.
+    #[error(
+        "the evidence carries no AK certificate; a Trusted Launch VM has no hardware report, so only Azure's vTPM CA \
+         can vouch for its AK"
+    )]
+    MissingAkCert,
     /// The runtime claims have no `HCLAkPub` key.
     #[error("the runtime claims have no {kid} key", kid = AK_KID)]
     MissingAk,
@@ -121,13 +132,14 @@ pub enum VtpmError {
 
     /// The AK certificate certifies another key than the AK that signs the quote (`HCLAkPub`).
     #[error(
-        "the AK certificate {subject} certifies another key (modulus {}…, exponent {cert_exponent}) than {kid} \
+        "the AK certificate {subject} certifies another key (modulus {}…, exponent {cert_exponent}) than {ak} \
          (modulus {}…, exponent {ak_exponent}), the key that signs the quote: it was issued to another vTPM",
         hex_prefix(.cert_modulus),
-        hex_prefix(.ak_modulus),
-        kid = AK_KID
+        hex_prefix(.ak_modulus)
     )]
     AkCertKeyMismatch {
+        /// How the AK is named: `HCLAkPub`, or the certified AK of a Trusted Launch VM.
+        ak: &'static str,
         subject: String,
         cert_modulus: Vec<u8>,
         cert_exponent: String,
@@ -136,9 +148,10 @@ pub enum VtpmError {
     },
 
     // vtpm-quote-signature, and the certification of vtpm-ephemeral-key
-    /// The signature over `what` (`quote`, `certification`) does not verify with `HCLAkPub`.
-    #[error("the {what} signature does not verify with {kid}: {error}", kid = AK_KID)]
-    Signature { what: &'static str, error: SignatureError },
+    /// The signature over `what` (`quote`, `certification`) does not verify with the AK (`ak`:
+    /// `HCLAkPub`, or the certified AK of a Trusted Launch VM).
+    #[error("the {what} signature does not verify with {ak}: {error}")]
+    Signature { what: &'static str, ak: &'static str, error: SignatureError },
 
     // vtpm-quote-structure
     /// The quote is not a TPMS_ATTEST.
