@@ -254,7 +254,7 @@ pub fn ak_certificate(
     for cert in issuers.iter().rev().copied().chain([&leaf]) {
         cert.valid_at(at)?;
     }
-    let bits = check_certified_key(&leaf, ak, ak_name)?;
+    let bits = check_certified_key(&leaf, ak)?;
     let path: Vec<String> = issuers.iter().map(|cert| cert.common_name()).collect();
     Ok(format!(
         "{} → {} (trusted root): each signature verifies and each certificate is valid at {at}; it certifies \
@@ -381,11 +381,10 @@ fn rsa_key(cert: &Cert) -> Result<RsaPublicKey, VtpmError> {
 
 /// The AK certificate must certify the AK that signs the quote (modulus and exponent); returns
 /// the key's size in bits.
-fn check_certified_key(leaf: &Cert, ak: &RsaPublicKey, ak_name: &'static str) -> Result<usize, VtpmError> {
+fn check_certified_key(leaf: &Cert, ak: &RsaPublicKey) -> Result<usize, VtpmError> {
     let certified = rsa_key(leaf)?;
     if certified.n() != ak.n() || certified.e() != ak.e() {
         return Err(VtpmError::AkCertKeyMismatch {
-            ak: ak_name,
             subject: leaf.common_name(),
             cert_modulus: certified.n().to_bytes_be(),
             cert_exponent: certified.e().to_string(),

@@ -683,7 +683,7 @@ fn an_ak_certificate_for_another_key_is_refused() {
         "{message}"
     );
     assert!(
-        message.contains("than HCLAkPub (modulus 87fccf9c00004155…, exponent 65537), the key that signs"),
+        message.contains("than the AK that signs the quote (modulus 87fccf9c00004155…, exponent 65537)"),
         "{message}"
     );
 

@@ -132,14 +132,12 @@ pub enum VtpmError {
 
     /// The AK certificate certifies another key than the AK that signs the quote (`HCLAkPub`).
     #[error(
-        "the AK certificate {subject} certifies another key (modulus {}…, exponent {cert_exponent}) than {ak} \
-         (modulus {}…, exponent {ak_exponent}), the key that signs the quote: it was issued to another vTPM",
+        "the AK certificate {subject} certifies another key (modulus {}…, exponent {cert_exponent}) than the AK \
+         that signs the quote (modulus {}…, exponent {ak_exponent}): it was issued to another vTPM",
         hex_prefix(.cert_modulus),
         hex_prefix(.ak_modulus)
     )]
     AkCertKeyMismatch {
-        /// How the AK is named: `HCLAkPub`, or the certified AK of a Trusted Launch VM.
-        ak: &'static str,
         subject: String,
         cert_modulus: Vec<u8>,
         cert_exponent: String,
