@@ -8,9 +8,9 @@
 //! anchors: appraisal uses one only when it verifies under a trusted root. The fields are private so
 //! that no other way of building anchors skips those checks.
 
+use super::ak_cert::rsa_pkcs1_signs;
 use super::cert::Cert;
 use super::snp::rsa_pss_signs;
-use super::vtpm::rsa_pkcs1_signs;
 use crate::snp::Generation;
 use crate::thim::pem_certificate_count;
 

@@ -17,6 +17,7 @@
 //! A failed step keeps why it failed as an [`AppraisalError`] ([`Step::error`]), one enum per section
 //! ([`SnpError`], [`TdxError`], [`VtpmError`]) inside it; the error's message is the step's detail.
 
+mod ak_cert;
 pub mod anchors;
 pub(crate) mod cert;
 pub mod claims;
