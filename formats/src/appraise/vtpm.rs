@@ -84,8 +84,9 @@ pub enum AkSource<'a> {
     Certificate,
 }
 
-/// How details and errors name the AK of a Trusted Launch VM.
-pub const CERTIFIED_AK: &str = "the certified AK";
+/// How details and errors name the AK of a Trusted Launch VM ("verifies with the AK", "it certifies
+/// the AK"): its certificate, not a hardware report, vouches for it.
+pub const CERTIFIED_AK: &str = "the AK";
 
 impl AkSource<'_> {
     fn name(self) -> &'static str {

@@ -77,16 +77,22 @@ impl TdxTcb {
     }
 }
 
-/// One level of a TDX TCB Info, highest first in the document.
+/// One TCB level, highest first in its document: the platform's (`tcb` a [`TdxTcb`]) in TCB Info,
+/// an enclave's or a TDX module's (`tcb` an [`IsvSvn`]) in identities.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TcbLevel {
-    pub tcb: TdxTcb,
+pub struct Level<T> {
+    pub tcb: T,
     pub tcb_date: DateTime,
     pub tcb_status: TcbStatus,
     #[serde(default, rename = "advisoryIDs")]
     pub advisory_ids: Vec<String>,
 }
+
+/// A level of a TDX TCB Info.
+pub type TcbLevel = Level<TdxTcb>;
+/// A level of a TDX module identity or of an enclave identity.
+pub type IsvTcbLevel = Level<IsvSvn>;
 
 /// The TDX module's signer and attributes (`tdxModule`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -106,28 +112,14 @@ pub struct IsvSvn {
     pub isvsvn: u16,
 }
 
-/// One level of a TDX module identity or of an enclave identity.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IsvTcbLevel {
-    pub tcb: IsvSvn,
-    pub tcb_date: DateTime,
-    pub tcb_status: TcbStatus,
-    #[serde(default, rename = "advisoryIDs")]
-    pub advisory_ids: Vec<String>,
-}
-
 /// A TDX module identity (`TDX_01`, `TDX_03`, …) of TCB Info for TDX 1.5 quotes.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TdxModuleIdentity {
     pub id: String,
-    #[serde(deserialize_with = "hex_array")]
-    pub mrsigner: [u8; 48],
-    #[serde(deserialize_with = "hex_array")]
-    pub attributes: [u8; 8],
-    #[serde(deserialize_with = "hex_array")]
-    pub attributes_mask: [u8; 8],
+    /// Its signer and attributes, as `tdxModule` gives them for the module of TDX 1.0.
+    #[serde(flatten)]
+    pub module: TdxModule,
     pub tcb_levels: Vec<IsvTcbLevel>,
 }
 

@@ -17,8 +17,9 @@ pub mod tcb;
 
 pub use crate::time::DateTime;
 pub use collateral::{
-    Document, EnclaveIdentity, IsvSvn, IsvTcbLevel, Signed, SignedQeIdentity, SignedTcbInfo, TCB_SIGNING_CN,
-    TcbComponent, TcbInfo, TcbLevel, TcbSigningChain, TcbStatus, TdxModule, TdxModuleIdentity, TdxTcb,
+    Document, EnclaveIdentity, IsvSvn, IsvTcbLevel, Level, Signed, SignedQeIdentity, SignedTcbInfo,
+    TCB_SIGNING_CN, TcbComponent, TcbInfo, TcbLevel, TcbSigningChain, TcbStatus, TdxModule,
+    TdxModuleIdentity, TdxTcb,
 };
 pub use pck::{PckExtensions, SGX_EXTENSIONS};
 pub use tcb::{IsvTcb, PlatformMatch, PlatformTcb, TcbVerdict};

@@ -308,12 +308,7 @@ fn match_module(info: &TcbInfo, platform: &PlatformTcb) -> Result<Option<IsvTcb>
         let available = info.tdx_module_identities.iter().map(|m| m.id.clone()).collect();
         return Err(TcbError::NoModuleIdentity { id, available });
     };
-    let module = TdxModule {
-        mrsigner: identity.mrsigner,
-        attributes: identity.attributes,
-        attributes_mask: identity.attributes_mask,
-    };
-    check_module_signer(&identity.id, &module, platform)?;
+    check_module_signer(&identity.id, &identity.module, platform)?;
     let svn = platform.module_svn();
     let Some(level) = identity.tcb_levels.iter().find(|level| u16::from(svn) >= level.tcb.isvsvn) else {
         return Err(TcbError::ModuleSvnTooLow {
