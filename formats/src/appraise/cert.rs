@@ -13,6 +13,7 @@ use crate::time::DateTime;
 /// id-at-commonName.
 const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 
+#[derive(Debug, Clone)]
 pub(crate) struct Cert {
     pub(crate) der: Vec<u8>,
     pub(crate) x509: Certificate,

@@ -457,12 +457,7 @@ fn tcb_signing_chain(pem: &[u8], anchors: &TrustAnchors, at: &DateTime) -> Resul
         |error| TdxError::TcbCollateral { name: collateral::INTEL_TCB_SIGNING_CHAIN, error: Arc::new(error) };
     let text = String::from_utf8_lossy(pem);
     let chain = TcbSigningChain::from_pem(&text, anchors.intel_roots()).map_err(collateral_error)?;
-    for block in crate::tdx::pem_blocks(&text) {
-        // Parsed once already by `from_pem`, which would have refused a block that is not a certificate.
-        if let Ok(cert) = Cert::from_pem(block) {
-            cert.valid_at(at).map_err(TdxError::TcbSigningChainNotValid)?;
-        }
-    }
+    chain.valid_at(at).map_err(TdxError::TcbSigningChainNotValid)?;
     Ok(chain)
 }
 

@@ -10,6 +10,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
 use super::CollateralError;
+use crate::appraise::ValidityError;
 use crate::appraise::cert::Cert;
 use crate::tdx::pem_blocks;
 use crate::time::DateTime;
@@ -269,7 +270,7 @@ impl<T: Document> Signed<T> {
         chain
             .key
             .verify(&self.signed, &signature)
-            .map_err(|_| CollateralError::Signature { document, signer: chain.signer.clone() })?;
+            .map_err(|_| CollateralError::Signature { document, signer: chain.signer() })?;
         Ok(&self.body)
     }
 
@@ -306,14 +307,16 @@ impl<T: Document> Signed<T> {
 #[derive(Debug, Clone)]
 pub struct TcbSigningChain {
     key: p256::ecdsa::VerifyingKey,
-    signer: String,
+    signer: Cert,
+    /// The pinned root that signed `signer`.
+    root: Cert,
 }
 
 impl TcbSigningChain {
     /// Parse the chain and check it: two PEM certificates; the first is the TCB signing
     /// certificate, the second has the key of one of `intel_roots` (PEM, e.g.
     /// [`crate::appraise::TrustAnchors::intel_roots`]), and that pinned root signed the first.
-    /// Certificate validity periods and revocation are not checked here.
+    /// Validity periods are checked by [`TcbSigningChain::valid_at`]; revocation is not checked.
     pub fn from_pem(chain: &str, intel_roots: &[String]) -> Result<Self, CollateralError> {
         let blocks = pem_blocks(chain);
         let [signer, root] = blocks.as_slice() else {
@@ -350,7 +353,7 @@ impl TcbSigningChain {
                         position: 1,
                         reason: e.to_string(),
                     })?;
-                    return Ok(TcbSigningChain { key, signer: subject });
+                    return Ok(TcbSigningChain { key, signer, root: pinned });
                 }
                 Err(why) => failures.push(format!("pinned root {}: {why}", index + 1)),
             }
@@ -359,8 +362,15 @@ impl TcbSigningChain {
     }
 
     /// The signer's subject (`CN=Intel SGX TCB Signing`).
-    pub fn signer(&self) -> &str {
-        &self.signer
+    pub fn signer(&self) -> String {
+        self.signer.subject()
+    }
+
+    /// Both certificates, the signer and the pinned root, are valid at `at` (as Intel's QVL
+    /// requires of the chain that signs collateral).
+    pub(crate) fn valid_at(&self, at: &DateTime) -> Result<(), ValidityError> {
+        self.signer.valid_at(at)?;
+        self.root.valid_at(at)
     }
 }
 
