@@ -4,6 +4,7 @@
 use x509_cert::Certificate;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, Header, Reader, SliceReader, pem};
+use x509_cert::name::Name;
 
 use x509_cert::time::Time;
 
@@ -34,14 +35,7 @@ impl Cert {
 
     /// The subject's common name (`ARK-Milan`, `Intel SGX Root CA`), or the whole subject.
     pub(crate) fn common_name(&self) -> String {
-        let subject = &self.x509.tbs_certificate.subject;
-        subject
-            .0
-            .iter()
-            .flat_map(|rdn| rdn.0.iter())
-            .find(|atv| atv.oid == COMMON_NAME)
-            .and_then(|atv| atv.to_string().strip_prefix("CN=").map(str::to_owned))
-            .unwrap_or_else(|| subject.to_string())
+        common_name(&self.x509.tbs_certificate.subject)
     }
 
     /// One DER certificate, as evidence carries the AK certificate. The error's message completes "… is".
@@ -54,9 +48,7 @@ impl Cert {
     /// The TBSCertificate exactly as received (the first element of the outer SEQUENCE): the bytes
     /// the signature covers, which re-encoding the parsed certificate need not reproduce.
     pub(crate) fn signed_part(&self) -> x509_cert::der::Result<&[u8]> {
-        let mut reader = SliceReader::new(&self.der)?;
-        Header::decode(&mut reader)?;
-        reader.tlv_bytes()
+        signed_part(&self.der)
     }
 
     /// The value of the extension `oid`, if present.
@@ -101,4 +93,23 @@ impl Cert {
 pub(crate) fn instant(time: Time) -> Option<DateTime> {
     let seconds = i64::try_from(time.to_unix_duration().as_secs()).ok()?;
     DateTime::from_unix_seconds(seconds)
+}
+
+/// The common name in `name` (`ARK-Milan`), or the whole name.
+pub(crate) fn common_name(name: &Name) -> String {
+    name.0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|atv| atv.oid == COMMON_NAME)
+        .and_then(|atv| atv.to_string().strip_prefix("CN=").map(str::to_owned))
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// The first element of a signed structure's outer SEQUENCE exactly as received: the TBSCertificate
+/// or TBSCertList, the bytes the signature covers, which re-encoding the parsed value need not
+/// reproduce.
+pub(crate) fn signed_part(der: &[u8]) -> x509_cert::der::Result<&[u8]> {
+    let mut reader = SliceReader::new(der)?;
+    Header::decode(&mut reader)?;
+    reader.tlv_bytes()
 }

@@ -19,17 +19,14 @@ use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::referenced::OwnedToRef;
-use x509_cert::der::{Decode, Header, Reader, SliceReader};
-use x509_cert::name::Name;
+use x509_cert::der::Decode;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Time;
 
-use super::cert::{Cert, instant};
+use super::cert::{Cert, common_name, instant, signed_part};
 use super::error::{CertError, RevocationError};
 use crate::time::DateTime;
 
-/// id-at-commonName.
-const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 /// ecdsa-with-SHA256 (RFC 5758).
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// id-RSASSA-PSS (RFC 4055).
@@ -112,12 +109,7 @@ impl Crl {
 
     /// The TBSCertList exactly as received (the first element of the outer SEQUENCE).
     fn signed_part(&self) -> Result<&[u8], RevocationError> {
-        let tbs = || -> x509_cert::der::Result<&[u8]> {
-            let mut reader = SliceReader::new(&self.der)?;
-            Header::decode(&mut reader)?;
-            reader.tlv_bytes()
-        };
-        tbs().map_err(|err| RevocationError::NotCrl { reason: err.to_string() })
+        signed_part(&self.der).map_err(|err| RevocationError::NotCrl { reason: err.to_string() })
     }
 
     fn check_extensions(&self) -> Result<(), RevocationError> {
@@ -300,14 +292,4 @@ fn verify_rsa_pss_sha384(
             reason: format!("the signature is not an RSA signature ({err})"),
         })?;
     Ok(key.verify(signed, &signature).is_ok())
-}
-
-/// The common name in `name`, or the whole name.
-fn common_name(name: &Name) -> String {
-    name.0
-        .iter()
-        .flat_map(|rdn| rdn.0.iter())
-        .find(|atv| atv.oid == COMMON_NAME)
-        .and_then(|atv| atv.to_string().strip_prefix("CN=").map(str::to_owned))
-        .unwrap_or_else(|| name.to_string())
 }

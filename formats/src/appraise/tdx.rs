@@ -29,7 +29,7 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::oid::AssociatedOid;
-use x509_cert::der::{Decode, Header, Reader, SliceReader};
+use x509_cert::der::Decode;
 use x509_cert::ext::pkix::BasicConstraints;
 
 use super::cert::Cert;
@@ -137,12 +137,8 @@ impl Cert {
 
     /// The TBSCertificate exactly as received (the first element of the outer SEQUENCE).
     fn tbs_der(&self) -> Result<&[u8], TdxError> {
-        let tbs = || -> x509_cert::der::Result<&[u8]> {
-            let mut reader = SliceReader::new(&self.der)?;
-            Header::decode(&mut reader)?;
-            reader.tlv_bytes()
-        };
-        tbs().map_err(|e| TdxError::NoSignedPart { subject: self.subject(), reason: e.to_string() })
+        self.signed_part()
+            .map_err(|e| TdxError::NoSignedPart { subject: self.subject(), reason: e.to_string() })
     }
 
     /// Check that `issuer`'s key signed this certificate with ECDSA P-256/SHA-256.
