@@ -57,21 +57,13 @@ fn collect(args: &CollectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--collateral NAME=FILE` files, to carry in the bundle: known names only, each once.
+/// `--collateral NAME=FILE` files, to carry in the bundle. The names are checked first, by the
+/// rules the verifier applies (known, each once), so a mistake is reported before any file is read.
 fn read_collateral(files: &[(String, PathBuf)]) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
-    let mut collateral = BTreeMap::new();
-    for (name, path) in files {
-        if !appraise::collateral::NAMES.contains(&name.as_str()) {
-            anyhow::bail!(
-                "--collateral {name}={}: unknown collateral name; expected one of {}",
-                path.display(),
-                appraise::collateral::NAMES.join(", ")
-            );
-        }
-        let data = input::read(path, "collateral", input::MAX_SMALL_FILE_BYTES)?;
-        if collateral.insert(name.clone(), data).is_some() {
-            anyhow::bail!("--collateral {name} is given twice");
-        }
-    }
-    Ok(collateral)
+    appraise::Collateral::from_named(files.iter().map(|(name, _)| (name.as_str(), &[][..])))
+        .context("--collateral")?;
+    files
+        .iter()
+        .map(|(name, path)| Ok((name.clone(), input::read(path, "collateral", input::MAX_SMALL_FILE_BYTES)?)))
+        .collect()
 }
