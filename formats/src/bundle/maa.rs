@@ -107,7 +107,13 @@ pub(super) fn read(json: &[u8], received_at: Timestamp) -> Result<EvidenceBundle
                 certify_info: bytes("TpmInfo.EncKeyCertifyInfo", info)?,
                 certify_signature: bytes("TpmInfo.EncKeyCertifyInfoSignature", signature)?,
             }),
-            _ => None,
+            (None, None, None) => None,
+            _ => {
+                return Err(field(
+                    "TpmInfo.EncKey*",
+                    "EncKeyPub, EncKeyCertifyInfo and EncKeyCertifyInfoSignature come together or not at all",
+                ));
+            }
         };
     let tpm = TpmEvidence {
         ak_public: bytes("TpmInfo.AikPub", &tpm.aik_pub)?,

@@ -112,6 +112,12 @@ fn a_confidential_vms_request_and_malformed_ones_are_refused_with_the_reason() {
     let at = Timestamp::parse("2024-06-01T00:00:00Z").expect("timestamp");
     let err = EvidenceBundle::from_maa_azure_guest(body.as_bytes(), at.clone()).expect_err("refused");
     assert!(err.to_string().contains("only Trusted Launch requests are read so far"), "{err}");
+    let mut partial: Value =
+        serde_json::from_slice(&STANDARD_NO_PAD.decode(info).expect("base64")).expect("JSON");
+    partial["TpmInfo"].as_object_mut().expect("TpmInfo").remove("EncKeyPub");
+    let body = json!({"AttestationInfo": STANDARD.encode(partial.to_string())}).to_string();
+    let err = EvidenceBundle::from_maa_azure_guest(body.as_bytes(), at.clone()).expect_err("refused");
+    assert!(err.to_string().contains("come together or not at all"), "{err}");
     let err =
         EvidenceBundle::from_maa_azure_guest(br#"{"AttestationInfo": "***"}"#, at).expect_err("refused");
     assert!(err.to_string().contains("AttestationInfo"), "{err}");
