@@ -17,9 +17,9 @@ use std::fmt;
 
 use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
+use x509_cert::der::Decode;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::referenced::OwnedToRef;
-use x509_cert::der::Decode;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Time;
 

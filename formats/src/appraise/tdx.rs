@@ -27,9 +27,9 @@ use std::sync::Arc;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
+use x509_cert::der::Decode;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::oid::AssociatedOid;
-use x509_cert::der::Decode;
 use x509_cert::ext::pkix::BasicConstraints;
 
 use super::cert::Cert;
