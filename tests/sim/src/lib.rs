@@ -6,9 +6,14 @@
 //!   TD report inside, and the TD quote IMDS turns a TD report into.
 //! * [`paravisor`]: the vTPM front end: a proxy speaking swtpm's TCP protocol that serves the
 //!   paravisor's NV indices itself and forwards everything else to a real swtpm.
+//! * [`swtpm`]: a private swtpm process on free loopback ports, killed on drop.
+//! * [`cvm`]: the CVM's vTPM assembled: swtpm provisioned like Azure's (AK, AK certificate issued at
+//!   run time) behind the paravisor, which serves HCL reports for SEV-SNP or TDX.
 
+pub mod cvm;
 pub mod hcl;
 pub mod paravisor;
 pub mod pki;
 pub mod snp;
+pub mod swtpm;
 pub mod tdx;

@@ -3,13 +3,11 @@
 //! (HCL report, report user data) are served by the proxy, everything else reaches swtpm unchanged,
 //! and malformed input gets TPM errors without stopping the proxy.
 //!
-//! Each test starts its own swtpm on free loopback ports with its own state directory; the proxy
-//! forwards each command over a fresh connection, so tests run in parallel.
+//! Each test starts its own swtpm (`cvm_attest_sim::swtpm`) on free loopback ports with its own state
+//! directory; the proxy forwards each command over a fresh connection, so tests run in parallel.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +18,7 @@ use cvm_attest_sim::paravisor::{
     self, AK_CERT_INDEX, AK_HANDLE, HCL_REPORT_ATTRIBUTES, HCL_REPORT_INDEX, Paravisor, USER_DATA_ATTRIBUTES,
     USER_DATA_INDEX, USER_DATA_LEN, tpma_nv,
 };
+use cvm_attest_sim::swtpm::Swtpm;
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::signature::Verifier;
 use rsa::{BigUint, RsaPublicKey};
@@ -42,90 +41,6 @@ fn report_for(user_data: &[u8; USER_DATA_LEN]) -> Vec<u8> {
     report
 }
 
-/// A private swtpm, killed and reaped on drop.
-struct Swtpm {
-    child: Child,
-    port: u16,
-    _state: tempfile::TempDir,
-}
-
-impl Swtpm {
-    /// `swtpm socket --tpm2` on two free adjacent loopback ports, started up, with a fresh state.
-    fn start() -> Swtpm {
-        for _ in 0..20 {
-            let state = tempfile::tempdir().expect("temp dir for the swtpm state");
-            let Some(port) = free_port_pair() else { continue };
-            let pid_file = state.path().join("swtpm.pid");
-            let spawned = Command::new("swtpm")
-                .args(["socket", "--tpm2", "--server"])
-                .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
-                .arg("--ctrl")
-                .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
-                .arg("--tpmstate")
-                .arg(format!("dir={}", state.path().display()))
-                .arg("--pid")
-                .arg(format!("file={}", pid_file.display()))
-                .args(["--flags", "not-need-init,startup-clear"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let mut child = match spawned {
-                Ok(child) => child,
-                Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-                    "the `swtpm` binary is not installed, and the paravisor tests need it: run \
-                     `apt-get install swtpm swtpm-tools`"
-                ),
-                Err(e) => panic!("cannot run swtpm: {e}"),
-            };
-            if wait_until_listening(&mut child, &pid_file) {
-                return Swtpm { child, port, _state: state };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("swtpm did not start on free loopback ports in 20 attempts")
-    }
-
-    fn command(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn control(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port + 1))
-    }
-}
-
-impl Drop for Swtpm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port `p` such that `p` and `p + 1` were both free a moment ago.
-fn free_port_pair() -> Option<u16> {
-    let first = TcpListener::bind("127.0.0.1:0").ok()?;
-    let port = first.local_addr().ok()?.port();
-    let _second = TcpListener::bind(("127.0.0.1", port.checked_add(1)?)).ok()?;
-    Some(port)
-}
-
-/// swtpm writes its pid file once it listens on both ports.
-fn wait_until_listening(child: &mut Child, pid_file: &Path) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if std::fs::read_to_string(pid_file).is_ok_and(|pid| pid.trim() == child.id().to_string()) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
-
 /// swtpm with the proxy in front, and how often the proxy asked for a report. The proxy is declared
 /// first so that it stops before swtpm.
 struct Sim {
@@ -136,10 +51,10 @@ struct Sim {
 
 impl Sim {
     fn start() -> Sim {
-        let swtpm = Swtpm::start();
+        let swtpm = Swtpm::start(None).expect("start swtpm");
         let reports_made = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&reports_made);
-        let paravisor = Paravisor::start(swtpm.command(), swtpm.control(), move |user_data| {
+        let paravisor = Paravisor::start(swtpm.command_addr(), swtpm.control_addr(), move |user_data| {
             counter.fetch_add(1, Ordering::SeqCst);
             report_for(user_data)
         })
