@@ -9,9 +9,12 @@
 //! * [`swtpm`]: a private swtpm process on free loopback ports, killed on drop.
 //! * [`cvm`]: the CVM's vTPM assembled: swtpm provisioned like Azure's (AK, AK certificate issued at
 //!   run time) behind the paravisor, which serves HCL reports for SEV-SNP or TDX.
+//! * [`imds`]: the Instance Metadata Service on loopback: THIM's VCEK chain, `/acc/tdquote`, the
+//!   instance metadata (region), with IMDS's request rules.
 
 pub mod cvm;
 pub mod hcl;
+pub mod imds;
 pub mod paravisor;
 pub mod pki;
 pub mod snp;
