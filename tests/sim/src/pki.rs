@@ -26,6 +26,19 @@ pub const VTPM_ROOT_PEM: &str = pki_file!("vtpm-test-root.pem");
 pub const VTPM_CA_PEM: &str = pki_file!("vtpm-test-ca.pem");
 pub const VTPM_CA_KEY: &str = pki_file!("vtpm-test-ca.key");
 
+/// MAA-style token signing: the key the simulated MAA signs with and its self-signed certificate
+/// (served in `/certs`), and a key it never publishes (for the "unknown signer" fault).
+pub const MAA_SIGNING_PEM: &str = pki_file!("maa-test-signing.pem");
+pub const MAA_SIGNING_KEY: &str = pki_file!("maa-test-signing.key");
+pub const MAA_UNKNOWN_SIGNING_PEM: &str = pki_file!("maa-test-unknown-signing.pem");
+pub const MAA_UNKNOWN_SIGNING_KEY: &str = pki_file!("maa-test-unknown-signing.key");
+
+/// TLS: the CA clients of the simulator trust, and the server certificate (SAN 127.0.0.1 and
+/// localhost) with its key that the simulator's HTTPS listeners present.
+pub const TLS_CA_PEM: &str = pki_file!("tls-test-ca.pem");
+pub const TLS_SERVER_PEM: &str = pki_file!("tls-test-server.pem");
+pub const TLS_SERVER_KEY: &str = pki_file!("tls-test-server.key");
+
 /// The fixed values the test certificates carry and reports must match (see the PKI README).
 pub const CHIP_ID: [u8; 64] = [0x5a; 64];
 /// TCB_VERSION of Milan: bootloader 4, TEE 0, SNP 24, microcode 219.

@@ -4,7 +4,9 @@
 Reads the VCEK extensions as formats/src/appraise/snp.rs does (each SPL a DER INTEGER in the
 extnValue, hwID the 64 raw bytes) and the SGX extension as formats/src/intel/pck.rs does (SEQUENCE
 OF SEQUENCE { OID, value }, FMSPC/PCE-ID/CPUSVN OCTET STRINGs, SVNs INTEGERs), and compares them with
-the fixed values in README.md. Usage: python3 check.py  (from any directory).
+the fixed values in README.md; and that the TLS server certificate names exactly the loopback
+addresses the simulator listens on (SAN IP 127.0.0.1 and DNS localhost, serverAuth) and the MAA token
+signing certificate is not a CA (basicConstraints CA:FALSE), as a real MAA signing certificate. Usage: python3 check.py  (from any directory).
 """
 import base64, os, sys
 
@@ -95,7 +97,26 @@ def check_pck():
     print("PCK: FMSPC 00806f050000, PCE-ID 0000, SGX TCB", comps, "PCESVN 11, CPUSVN", bytes(comps).hex())
 
 
+def check_tls_server():
+    exts = extensions("tls-test-server.pem")
+    _, san, _ = tlv(exts["2.5.29.17"])
+    names = sorted((tag, value) for tag, value in children(san))
+    assert names == [(0x82, b"localhost"), (0x87, bytes([127, 0, 0, 1]))], names
+    _, eku, _ = tlv(exts["2.5.29.37"])
+    assert [oid(v) for _, v in children(eku)] == ["1.3.6.1.5.5.7.3.1"], "EKU is not serverAuth alone"
+    print("TLS server: SAN IP 127.0.0.1 and DNS localhost, EKU serverAuth")
+
+
+def check_maa_signing():
+    for name in ("maa-test-signing.pem", "maa-test-unknown-signing.pem"):
+        tag, value, _ = tlv(extensions(name)["2.5.29.19"])
+        assert (tag, value) == (0x30, b""), name + ": basicConstraints is not CA:FALSE"
+    print("MAA signing: basicConstraints CA:FALSE")
+
+
 if __name__ == "__main__":
     check_vcek()
     check_pck()
+    check_tls_server()
+    check_maa_signing()
     print("OK")

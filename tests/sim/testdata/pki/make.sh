@@ -1,33 +1,46 @@
 #!/usr/bin/env bash
 # The test PKI of the simulated Azure CVM (cvm-attest-sim, issue 13): an AMD-style SEV-SNP chain, an
-# Intel-style TDX chain and an Azure-vTPM-style CA. See README.md for what each file is.
+# Intel-style TDX chain, an Azure-vTPM-style CA, MAA-style token signing keys and a TLS CA with a
+# loopback server certificate. See README.md for what each file is.
 #
 # TEST ONLY. The private keys are committed next to their certificates on purpose so that the simulator
 # can sign with them; none of these certificates is trusted unless given as `--trust-anchor` (or in a
 # configuration's [trust_anchors]).
 #
-# Usage: make.sh [--force]   (from any directory; writes next to this script; needs only openssl)
-# Refuses to overwrite existing files unless --force. Keys and serials are fresh on every run; names,
-# subjects, validity, extensions and the fixed values below are not.
+# Usage: make.sh [--force] [GROUP...]   (from any directory; writes next to this script; needs only
+# openssl). GROUP is amd, intel, vtpm, maa or tls; without one, all of them. Makes only the groups
+# named, so a group added later is made without replacing the others. Refuses to overwrite existing
+# files unless --force. Keys and serials are fresh on every run; names, subjects, validity, extensions
+# and the fixed values below are not.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-case "${1-}" in
-  "") force=false ;;
-  --force) force=true ;;
-  *) echo "usage: $0 [--force]" >&2; exit 2 ;;
-esac
+usage="usage: $0 [--force] [amd|intel|vtpm|maa|tls]..."
+force=false groups=()
+for arg in "$@"; do
+  case $arg in
+    --force) force=true ;;
+    amd | intel | vtpm | maa | tls) groups+=("$arg") ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+done
+[[ ${#groups[@]} -gt 0 ]] || groups=(amd intel vtpm maa tls)
+want() { [[ " ${groups[*]} " == *" $1 "* ]]; }
 
 outputs=()
-for base in amd-test-ark amd-test-ask amd-test-vcek intel-test-root intel-test-pck-platform-ca \
-  intel-test-pck intel-test-tcb-signing vtpm-test-root vtpm-test-ca; do
-  outputs+=("$base.pem" "$base.key")
-done
-outputs+=(intel-test-tcb-signing-chain.pem)
+add_outputs() { for base in "$@"; do outputs+=("$base.pem" "$base.key"); done; }
+want amd && add_outputs amd-test-ark amd-test-ask amd-test-vcek
+if want intel; then
+  add_outputs intel-test-root intel-test-pck-platform-ca intel-test-pck intel-test-tcb-signing
+  outputs+=(intel-test-tcb-signing-chain.pem)
+fi
+want vtpm && add_outputs vtpm-test-root vtpm-test-ca
+want maa && add_outputs maa-test-signing maa-test-unknown-signing
+want tls && add_outputs tls-test-ca tls-test-server
 if ! $force; then
   for file in "${outputs[@]}"; do
     if [[ -e $here/$file ]]; then
-      echo "$0: $here/$file exists; pass --force to replace the whole test PKI" >&2
+      echo "$0: $here/$file exists; pass --force to replace the group(s) ${groups[*]}" >&2
       exit 1
     fi
   done
@@ -199,6 +212,27 @@ keyUsage = critical, keyCertSign
 extendedKeyUsage = 2.23.133.8.1, 2.23.133.8.3
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
+
+# MAA token signing, as the self-signed certificate in a real shared instance's /certs (kid XxRc2v…
+# of sharedwus: CN = the instance URL, basicConstraints CA:FALSE, SKI; the real one also carries an
+# SGX quote of the MAA enclave, which this cannot).
+[maa_signing]
+basicConstraints = CA:FALSE
+subjectKeyIdentifier = hash
+
+# TLS: a CA and the server certificate of the simulator's loopback listeners (what webpki requires:
+# SAN for the names used, serverAuth, a CA with keyCertSign).
+[tls_ca]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[tls_server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 CNF
 } > pki.cnf
 
@@ -230,35 +264,75 @@ amd_pss=(-md sha384 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:48 -sig
 amd_dn="/OU=Engineering/C=US/L=Santa Clara/ST=CA/O=cvm-attest test"
 intel_dn="/O=cvm-attest test/L=Santa Clara/ST=CA/C=US"
 
-echo "AMD-style test chain (RSA-4096 keys take a while)" >&2
-key amd-test-ark rsa4096
-key amd-test-ask rsa4096
-key amd-test-vcek P-384
-cert amd-test-ark "$amd_dn/CN=ARK-Milan" amd-test-ark amd_ark "${amd_pss[@]}"
-cert amd-test-ask "$amd_dn/CN=SEV-Milan" amd-test-ark amd_ask "${amd_pss[@]}"
-cert amd-test-vcek "$amd_dn/CN=SEV-VCEK" amd-test-ask amd_vcek "${amd_pss[@]}"
+if want amd; then
+  echo "AMD-style test chain (RSA-4096 keys take a while)" >&2
+  key amd-test-ark rsa4096
+  key amd-test-ask rsa4096
+  key amd-test-vcek P-384
+  cert amd-test-ark "$amd_dn/CN=ARK-Milan" amd-test-ark amd_ark "${amd_pss[@]}"
+  cert amd-test-ask "$amd_dn/CN=SEV-Milan" amd-test-ark amd_ask "${amd_pss[@]}"
+  cert amd-test-vcek "$amd_dn/CN=SEV-VCEK" amd-test-ask amd_vcek "${amd_pss[@]}"
+fi
 
-echo "Intel-style test chain" >&2
-for name in intel-test-root intel-test-pck-platform-ca intel-test-pck intel-test-tcb-signing; do
-  key "$name" P-256
-done
-cert intel-test-root "/CN=Intel SGX Root CA$intel_dn" intel-test-root intel_root -md sha256
-cert intel-test-pck-platform-ca "/CN=Intel SGX PCK Platform CA$intel_dn" intel-test-root intel_ca -md sha256
-cert intel-test-pck "/CN=Intel SGX PCK Certificate$intel_dn" intel-test-pck-platform-ca intel_pck -md sha256
-cert intel-test-tcb-signing "/CN=Intel SGX TCB Signing$intel_dn" intel-test-root intel_signer -md sha256
-cat intel-test-tcb-signing.pem intel-test-root.pem > intel-test-tcb-signing-chain.pem
+if want intel; then
+  echo "Intel-style test chain" >&2
+  for name in intel-test-root intel-test-pck-platform-ca intel-test-pck intel-test-tcb-signing; do
+    key "$name" P-256
+  done
+  cert intel-test-root "/CN=Intel SGX Root CA$intel_dn" intel-test-root intel_root -md sha256
+  cert intel-test-pck-platform-ca "/CN=Intel SGX PCK Platform CA$intel_dn" intel-test-root intel_ca -md sha256
+  cert intel-test-pck "/CN=Intel SGX PCK Certificate$intel_dn" intel-test-pck-platform-ca intel_pck -md sha256
+  cert intel-test-tcb-signing "/CN=Intel SGX TCB Signing$intel_dn" intel-test-root intel_signer -md sha256
+  cat intel-test-tcb-signing.pem intel-test-root.pem > intel-test-tcb-signing-chain.pem
+fi
 
-echo "Azure-vTPM-style test CA" >&2
-key vtpm-test-root rsa2048
-key vtpm-test-ca rsa2048
-cert vtpm-test-root "/CN=cvm-attest test Virtual TPM Root" vtpm-test-root vtpm_root -md sha256
-cert vtpm-test-ca "/CN=cvm-attest test Virtual TPM CA - 01" vtpm-test-root vtpm_ca -md sha256
+if want vtpm; then
+  echo "Azure-vTPM-style test CA" >&2
+  key vtpm-test-root rsa2048
+  key vtpm-test-ca rsa2048
+  cert vtpm-test-root "/CN=cvm-attest test Virtual TPM Root" vtpm-test-root vtpm_root -md sha256
+  cert vtpm-test-ca "/CN=cvm-attest test Virtual TPM CA - 01" vtpm-test-root vtpm_ca -md sha256
+fi
+
+if want maa; then
+  echo "MAA-style token signing keys" >&2
+  key maa-test-signing rsa2048
+  key maa-test-unknown-signing rsa2048
+  cert maa-test-signing "/O=cvm-attest test/CN=https:\/\/cvm-attest-test.attest.invalid" maa-test-signing \
+    maa_signing -md sha256
+  cert maa-test-unknown-signing "/O=cvm-attest test/CN=https:\/\/unknown-signer.cvm-attest-test.invalid" \
+    maa-test-unknown-signing maa_signing -md sha256
+fi
+
+if want tls; then
+  echo "TLS test CA and loopback server certificate" >&2
+  key tls-test-ca P-256
+  key tls-test-server P-256
+  cert tls-test-ca "/O=cvm-attest test/CN=cvm-attest test TLS CA" tls-test-ca tls_ca -md sha256
+  cert tls-test-server "/O=cvm-attest test/CN=localhost" tls-test-ca tls_server -md sha256
+fi
 
 echo "Checking the chains" >&2
-openssl verify -CAfile amd-test-ark.pem -untrusted amd-test-ask.pem amd-test-vcek.pem >&2
-openssl verify -x509_strict -CAfile intel-test-root.pem -untrusted intel-test-pck-platform-ca.pem \
-  intel-test-pck.pem intel-test-tcb-signing.pem >&2
-openssl verify -x509_strict -CAfile vtpm-test-root.pem vtpm-test-ca.pem >&2
+if want amd; then
+  openssl verify -CAfile amd-test-ark.pem -untrusted amd-test-ask.pem amd-test-vcek.pem >&2
+fi
+if want intel; then
+  openssl verify -x509_strict -CAfile intel-test-root.pem -untrusted intel-test-pck-platform-ca.pem \
+    intel-test-pck.pem intel-test-tcb-signing.pem >&2
+fi
+if want vtpm; then
+  openssl verify -x509_strict -CAfile vtpm-test-root.pem vtpm-test-ca.pem >&2
+fi
+if want maa; then
+  openssl verify -CAfile maa-test-signing.pem maa-test-signing.pem >&2
+  openssl verify -CAfile maa-test-unknown-signing.pem maa-test-unknown-signing.pem >&2
+fi
+if want tls; then
+  openssl verify -x509_strict -purpose sslserver -verify_ip 127.0.0.1 -CAfile tls-test-ca.pem \
+    tls-test-server.pem >&2
+  openssl verify -x509_strict -purpose sslserver -verify_hostname localhost -CAfile tls-test-ca.pem \
+    tls-test-server.pem >&2
+fi
 
 for file in "${outputs[@]}"; do
   cp "$file" "$here/$file"
