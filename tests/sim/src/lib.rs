@@ -9,10 +9,13 @@
 //! * [`swtpm`]: a private swtpm process on free loopback ports, killed on drop.
 //! * [`cvm`]: the CVM's vTPM assembled: swtpm provisioned like Azure's (AK, AK certificate issued at
 //!   run time) behind the paravisor, which serves HCL reports for SEV-SNP or TDX.
+//! * [`environment`]: what `cvm-attest-sim up` runs: the CVM and IMDS, and the files (a
+//!   cvm-attest configuration trusting the test roots) and the variables pointing at them.
 //! * [`imds`]: the Instance Metadata Service on loopback: THIM's VCEK chain, `/acc/tdquote`, the
 //!   instance metadata (region), with IMDS's request rules.
 
 pub mod cvm;
+pub mod environment;
 pub mod hcl;
 pub mod imds;
 pub mod paravisor;
