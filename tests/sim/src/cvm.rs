@@ -17,7 +17,7 @@ use sha2::{Digest as _, Sha256};
 use crate::hcl::RsaPublic;
 use crate::paravisor::{self, AkPublic, Paravisor, ProvisionError};
 use crate::pki;
-use crate::swtpm::{Swtpm, SwtpmError};
+use crate::swtpm::{self, Swtpm, SwtpmError};
 
 mod ak_cert;
 mod ek;
@@ -137,14 +137,17 @@ impl Cvm {
     pub fn start(tee: Tee, options: CvmOptions) -> Result<Cvm, CvmError> {
         let swtpm = Swtpm::start(options.state_dir.as_deref())?;
         // Provisioned on swtpm directly, as Azure does before the guest boots.
+        let direct = swtpm::direct_connections();
         let ak = paravisor::provision(&swtpm.tcti(), None)?;
         let ak_cert = ak_cert::issue(&ak, SystemTime::now())?;
         paravisor::provision(&swtpm.tcti(), Some(&ak_cert))?;
+        let ek = ek::endorsement_key(&swtpm.tcti())?;
+        drop(direct);
         let vm_unique_id = options.vm_unique_id.unwrap_or_else(|| fresh_uuid(&ak));
         let builder = ReportBuilder {
             tee,
             ak: RsaPublic { modulus: ak.modulus.clone(), exponent: ak.exponent.to_be_bytes().to_vec() },
-            ek: ek::endorsement_key(&swtpm.tcti())?,
+            ek,
             vm_unique_id: vm_unique_id.clone(),
             measurement: options.measurement.unwrap_or(DEFAULT_MEASUREMENT),
         };

@@ -8,6 +8,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 /// Attempts at finding two adjacent free ports that swtpm then binds: another process may take one
@@ -17,6 +18,18 @@ const ATTEMPTS: usize = 20;
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// The most of swtpm's log an error quotes.
 const LOG_TAIL: usize = 2000;
+
+/// tpm2-tss opens its sockets without `CLOEXEC`, so a process spawned while one is open inherits it,
+/// and an inherited connection to swtpm's command port holds swtpm's only client slot until that
+/// process exits. The simulator's own direct connections to swtpm (provisioning, before the
+/// paravisor serves it) are made under this lock shared ([`direct_connections`]), and swtpm is
+/// spawned under it exclusively, so that no swtpm of this process inherits one.
+static DIRECT_CONNECTIONS: RwLock<()> = RwLock::new(());
+
+/// Held while the simulator talks to a swtpm directly through tpm2-tss; see [`DIRECT_CONNECTIONS`].
+pub(crate) fn direct_connections() -> RwLockReadGuard<'static, ()> {
+    DIRECT_CONNECTIONS.read().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A running swtpm; see the module documentation.
 #[derive(Debug)]
@@ -140,6 +153,7 @@ impl Drop for Swtpm {
 /// `swtpm socket --tpm2` on ports `port` and `port + 1` of 127.0.0.1, logging to `log`.
 fn spawn(port: u16, dir: &Path, pid_file: &Path, log: File) -> Result<Child, SwtpmError> {
     let stderr = log.try_clone().map_err(SwtpmError::Spawn)?;
+    let _spawning = DIRECT_CONNECTIONS.write().unwrap_or_else(PoisonError::into_inner);
     let spawned = Command::new("swtpm")
         .args(["socket", "--tpm2", "--server"])
         .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
