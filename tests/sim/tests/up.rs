@@ -164,3 +164,15 @@ fn run_keeps_a_given_dir_and_says_when_the_command_is_missing() {
     assert_eq!(output.status.code(), Some(127));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot run /nonexistent/command"));
 }
+
+#[test]
+fn without_swtpm_it_says_what_to_install() {
+    let output = Command::new(SIM)
+        .args(["run", "--", "true"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run cvm-attest-sim run");
+    assert_eq!(output.status.code(), Some(125), "the simulator itself failed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("apt-get install swtpm swtpm-tools"), "{stderr}");
+}
