@@ -33,6 +33,9 @@ use crate::tpm::HashAlg;
 pub const SIGNATURE: [u8; 4] = *b"HCLA";
 
 const STRUCTURE: &str = "HCL report";
+const HEADER_SIZE: usize = 0x20;
+/// `request_type` of every report seen (`AkCertRequest`), and so of assembled ones.
+const ASSEMBLED_REQUEST_TYPE: u32 = 2;
 const HARDWARE_REPORT_SIZE: usize = snp::REPORT_SIZE;
 const RUNTIME_HEADER_OFFSET: usize = 0x4C0;
 const RUNTIME_HEADER_SIZE: u32 = 20;
@@ -228,6 +231,32 @@ pub enum BindingError {
 }
 
 impl HclReport {
+    /// The HCL report a paravisor would publish for this hardware report and these runtime claims
+    /// (SHA-256 binding, header version 2): how evidence that arrives in parts, as in an MAA request,
+    /// is put back into the one container a bundle carries. Nothing signs the header, so nothing is
+    /// lost. `hardware_report` is an SNP report (1184 bytes) or a TD report (1024); a Trusted Launch
+    /// report, which carries the runtime claims alone, has none.
+    pub fn assemble(report_type: ReportType, hardware_report: &[u8], runtime_claims: &[u8]) -> Vec<u8> {
+        let claims_len = u32::try_from(runtime_claims.len()).unwrap_or(u32::MAX);
+        let mut bytes = Vec::with_capacity(RUNTIME_CLAIMS_OFFSET as usize + runtime_claims.len());
+        bytes.extend_from_slice(&SIGNATURE);
+        for field in [2, RUNTIME_CLAIMS_OFFSET.saturating_add(claims_len), ASSEMBLED_REQUEST_TYPE, 0] {
+            bytes.extend_from_slice(&u32::to_le_bytes(field));
+        }
+        bytes.resize(HEADER_SIZE, 0);
+        let hardware = hardware_report.get(..HARDWARE_REPORT_SIZE).unwrap_or(hardware_report);
+        bytes.extend_from_slice(hardware);
+        bytes.resize(RUNTIME_HEADER_OFFSET, 0);
+        let hash_type = 1; // SHA-256, the binding MAA checks
+        for field in
+            [RUNTIME_HEADER_SIZE.saturating_add(claims_len), 1, report_type.code(), hash_type, claims_len]
+        {
+            bytes.extend_from_slice(&u32::to_le_bytes(field));
+        }
+        bytes.extend_from_slice(runtime_claims);
+        bytes
+    }
+
     /// Parse the whole NV index content (2600 or 2048 bytes on Azure; any length that holds
     /// `report_size` bytes is accepted).
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
@@ -359,7 +388,12 @@ impl HclReport {
     /// Check that `report_data` is the hash of the runtime claims followed by zeros. This is what
     /// ties the claims (the vTPM AK above all) to the TEE report.
     pub fn verify_binding(&self) -> Result<(), BindingError> {
-        let report_data = self.report_data().ok_or(BindingError::NoHardwareReport)?;
+        self.verify_binding_to(self.report_data().ok_or(BindingError::NoHardwareReport)?)
+    }
+
+    /// [`HclReport::verify_binding`] against the `report_data` of a hardware report carried beside
+    /// this one (the TD quote of an MAA request, whose HCL report holds the runtime claims alone).
+    pub fn verify_binding_to(&self, report_data: [u8; 64]) -> Result<(), BindingError> {
         let hash_type = self.runtime_header.hash_type;
         let expected = self.runtime_claims_hash();
         let (head, tail) =

@@ -30,7 +30,7 @@ use rsa::BigUint;
 use serde_json::{Map, Value, json};
 
 use super::{Steps, snp, tdx};
-use crate::bundle::{EphemeralKey, EvidenceBundle};
+use crate::bundle::{EphemeralKey, TpmEvidence};
 use crate::hcl::{HclReport, RuntimeClaims};
 use crate::intel::TcbVerdict;
 use crate::snp::SnpReport;
@@ -55,7 +55,7 @@ pub enum Hardware<'a> {
 /// bound (never the bundle's own, unchecked `nonce` field); `steps` are the appraisal's, from which
 /// `x-ms-compliance-status` is decided.
 pub fn azure_vm(
-    bundle: &EvidenceBundle,
+    tpm: &TpmEvidence,
     hcl: &HclReport,
     runtime: &RuntimeClaims,
     hardware: Hardware<'_>,
@@ -69,9 +69,9 @@ pub fn azure_vm(
     claims.insert("secureboot".into(), configuration.secure_boot.into());
     claims.insert("x-ms-azurevm-vmid".into(), configuration.vm_unique_id.clone().into());
     // Exactly the quoted PCRs, once the `vtpm-pcr-digest` step passed.
-    let pcrs: Vec<u8> = bundle.tpm.pcrs.values().keys().copied().collect();
+    let pcrs: Vec<u8> = tpm.pcrs.values().keys().copied().collect();
     claims.insert("x-ms-azurevm-attested-pcrs".into(), pcrs.into());
-    let client_runtime = client_runtime(bundle, verified_nonce);
+    let client_runtime = client_runtime(tpm, verified_nonce);
     if !client_runtime.is_empty() {
         claims.insert("x-ms-runtime".into(), client_runtime.into());
     }
@@ -83,24 +83,32 @@ pub fn azure_vm(
 /// no hardware report, hence no `x-ms-isolation-tee`, and no runtime claims, hence no VM id or
 /// secure-boot flag (MAA reads those from the Windows boot log, which this crate does not
 /// interpret).
-pub fn trusted_launch(bundle: &EvidenceBundle, verified_nonce: Option<&[u8]>) -> Value {
+pub fn trusted_launch(tpm: &TpmEvidence, verified_nonce: Option<&[u8]>) -> Value {
     let mut claims = Map::new();
     claims.insert("x-ms-attestation-type".into(), "azurevm".into());
     claims.insert("x-ms-ver".into(), VERSION.into());
-    let pcrs: Vec<u8> = bundle.tpm.pcrs.values().keys().copied().collect();
+    let pcrs: Vec<u8> = tpm.pcrs.values().keys().copied().collect();
     claims.insert("x-ms-azurevm-attested-pcrs".into(), pcrs.into());
-    let client_runtime = client_runtime(bundle, verified_nonce);
+    let client_runtime = client_runtime(tpm, verified_nonce);
     if !client_runtime.is_empty() {
         claims.insert("x-ms-runtime".into(), client_runtime.into());
     }
     claims.into()
 }
 
+/// The claim set of a platform token (MAA's answer to `SevSnpVm` and `TdxVm`): the hardware
+/// report's claims at the top level, the runtime claims as `x-ms-runtime`, no vTPM claims.
+pub fn platform(hcl: &HclReport, hardware: Hardware<'_>, steps: &Steps) -> Value {
+    let mut claims = isolation_tee(hcl, hardware, steps);
+    claims.insert("x-ms-ver".into(), VERSION.into());
+    claims.into()
+}
+
 /// `x-ms-runtime`: the ephemeral key MAA would encrypt to, and the nonce as a client payload (the
 /// way the official client sends it).
-fn client_runtime(bundle: &EvidenceBundle, verified_nonce: Option<&[u8]>) -> Map<String, Value> {
+fn client_runtime(tpm: &TpmEvidence, verified_nonce: Option<&[u8]>) -> Map<String, Value> {
     let mut runtime = Map::new();
-    if let Some(key) = bundle.tpm.ephemeral_key.as_ref().and_then(ephemeral_jwk) {
+    if let Some(key) = tpm.ephemeral_key.as_ref().and_then(ephemeral_jwk) {
         runtime.insert("keys".into(), json!([key]));
     }
     if let Some(nonce) = verified_nonce {
@@ -227,11 +235,15 @@ pub fn tdx_tcb(verdict: &TcbVerdict) -> Map<String, Value> {
     claims
 }
 
-/// Add [`tdx_tcb`]'s claims to the `x-ms-isolation-tee` claims of a claim set from [`azure_vm`]. Call
-/// it only with the verdict of the appraisal the claims come from, and only when `tdx-tcb-status`
-/// passed.
+/// Add [`tdx_tcb`]'s claims to the TDX claims of a claim set from [`azure_vm`] (its
+/// `x-ms-isolation-tee`) or [`platform`] (the top level). Call it only with the verdict of the
+/// appraisal the claims come from, and only when `tdx-tcb-status` passed.
 pub fn add_tdx_tcb(claims: &mut Value, verdict: &TcbVerdict) {
-    if let Some(tee) = claims.get_mut("x-ms-isolation-tee").and_then(Value::as_object_mut) {
+    let tee = match claims.get("x-ms-isolation-tee") {
+        Some(_) => claims.get_mut("x-ms-isolation-tee"),
+        None => Some(claims),
+    };
+    if let Some(tee) = tee.and_then(Value::as_object_mut) {
         tee.extend(tdx_tcb(verdict));
     }
 }

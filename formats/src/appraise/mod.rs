@@ -163,7 +163,8 @@ pub struct Appraisal {
 /// Appraise a whole bundle: hardware report and its endorsement, the runtime claims' binding to it,
 /// the vTPM evidence against the AK the runtime claims vouch for, and the nonce. A Trusted Launch
 /// VM has no hardware report: its vTPM evidence is appraised against the AK its certificate vouches
-/// for.
+/// for. Evidence without vTPM evidence (an MAA SevSnpVm or TdxVm request) gets the platform claims
+/// MAA gives such a request, of its hardware report alone.
 pub fn appraise(bundle: &EvidenceBundle, policy: &Policy<'_>) -> Appraisal {
     let mut steps = Steps::default();
     let claims = match bundle.platform {
@@ -178,9 +179,11 @@ fn trusted_launch(
     policy: &Policy<'_>,
     steps: &mut Steps,
 ) -> Option<serde_json::Value> {
-    let event_log = bundle.event_log.as_deref();
-    vtpm::appraise(&bundle.tpm, vtpm::AkSource::Certificate, policy, event_log, steps)?;
-    Some(claims::trusted_launch(bundle, policy.expected_nonce))
+    let Some(tpm) = &bundle.tpm else {
+        return steps.fail("vtpm", AppraisalError::NoHardwareReport);
+    };
+    vtpm::appraise(tpm, vtpm::AkSource::Certificate, policy, bundle.event_log.as_deref(), steps)?;
+    Some(claims::trusted_launch(tpm, policy.expected_nonce))
 }
 
 fn appraise_steps(
@@ -189,41 +192,43 @@ fn appraise_steps(
     steps: &mut Steps,
 ) -> Option<serde_json::Value> {
     let hcl = steps.require("hcl-report", HclReport::parse(&bundle.hcl_report), |hcl| {
-        format!(
-            "{} bytes, version {}, {} hardware report",
-            hcl.as_bytes().len(),
-            hcl.header().version,
-            hcl.report_type()
-        )
+        let what = match (hcl.hardware_report(), &bundle.td_quote) {
+            (HardwareReport::TrustedLaunch, Some(_)) => {
+                "the runtime claims alone (an MAA request's; the TD quote is the hardware evidence)"
+                    .to_owned()
+            }
+            _ => format!("{} hardware report", hcl.report_type()),
+        };
+        format!("{} bytes, version {}, {what}", hcl.as_bytes().len(), hcl.header().version)
     })?;
     let td_quote: TdQuote;
     let mut tdx_tcb = None;
-    let hardware = match (hcl.hardware_report(), bundle.platform) {
+    let (hardware, binding) = match (hcl.hardware_report(), bundle.platform) {
         (HardwareReport::Snp(report), Platform::AzureSevSnp) => {
             let chain = bundle.vcek_chain.as_deref();
             snp::appraise(report, chain, policy.anchors, &policy.collateral, policy.at, steps)?;
-            claims::Hardware::Snp(report)
+            (claims::Hardware::Snp(report), hcl.verify_binding())
         }
         (HardwareReport::Tdx(raw), Platform::AzureTdx) => {
             let td_report = steps.require("tdx-td-report", TdReport::parse(raw.as_bytes()), |_| {
                 "the HCL report holds a 1024-byte TDX TD report".to_owned()
             })?;
-            let quote = match &bundle.td_quote {
-                Some(bytes) => TdQuote::parse(bytes).map_err(AppraisalError::from),
-                None => Err(AppraisalError::MissingTdQuote),
-            };
-            let quote =
-                steps.require("tdx-quote", quote, |q| format!("TD quote version {}", q.header().version))?;
+            td_quote = tdx_quote(bundle, steps)?;
             tdx_tcb = tdx::appraise(
-                &quote,
+                &td_quote,
                 Some(&td_report),
                 policy.anchors,
                 &policy.collateral,
                 policy.at,
                 steps,
             )?;
-            td_quote = quote;
-            claims::Hardware::Tdx(&td_quote)
+            (claims::Hardware::Tdx(&td_quote), hcl.verify_binding())
+        }
+        // An MAA request's TDX evidence: the quote binds the runtime claims itself.
+        (HardwareReport::TrustedLaunch, Platform::AzureTdx) if bundle.td_quote.is_some() => {
+            td_quote = tdx_quote(bundle, steps)?;
+            tdx_tcb = tdx::appraise(&td_quote, None, policy.anchors, &policy.collateral, policy.at, steps)?;
+            (claims::Hardware::Tdx(&td_quote), hcl.verify_binding_to(td_quote.body().report_data))
         }
         (HardwareReport::TrustedLaunch, _) => {
             return steps.fail("hardware-report", AppraisalError::NoHardwareReport);
@@ -238,29 +243,61 @@ fn appraise_steps(
     };
     steps.check(
         "hcl-binding",
-        hcl.verify_binding()
-            .map(|()| "the hardware report's report_data is SHA-256 of the runtime claims".to_owned()),
+        binding.map(|()| "the hardware report's report_data is SHA-256 of the runtime claims".to_owned()),
     )?;
     let runtime = steps.require("runtime-claims", hcl.runtime_claims(), |claims| {
         format!("vmUniqueId {}", claims.vm_configuration.vm_unique_id)
     })?;
-    vtpm::appraise(&bundle.tpm, vtpm::AkSource::Hcl(&runtime), policy, bundle.event_log.as_deref(), steps)?;
-    report_user_data(&runtime, policy.expected_nonce, steps)?;
-    let mut claims = claims::azure_vm(bundle, &hcl, &runtime, hardware, policy.expected_nonce, steps);
+    let mut claims = match &bundle.tpm {
+        Some(tpm) => {
+            let event_log = bundle.event_log.as_deref();
+            vtpm::appraise(tpm, vtpm::AkSource::Hcl(&runtime), policy, event_log, steps)?;
+            report_user_data(&runtime, policy.expected_nonce, true, steps)?;
+            claims::azure_vm(tpm, &hcl, &runtime, hardware, policy.expected_nonce, steps)
+        }
+        None => {
+            steps.not_evaluated(
+                "vtpm",
+                "the evidence has no vTPM part (an MAA SevSnpVm or TdxVm request): the hardware report \
+                 and its runtime claims are all there is to appraise",
+            );
+            report_user_data(&runtime, policy.expected_nonce, false, steps)?;
+            claims::platform(&hcl, hardware, steps)
+        }
+    };
     if let Some(verdict) = &tdx_tcb {
         claims::add_tdx_tcb(&mut claims, verdict);
     }
     Some(claims)
 }
 
+/// The `tdx-quote` step: the bundle's TD quote, parsed.
+fn tdx_quote(bundle: &EvidenceBundle, steps: &mut Steps) -> Option<TdQuote> {
+    let quote = match &bundle.td_quote {
+        Some(bytes) => TdQuote::parse(bytes).map_err(AppraisalError::from),
+        None => Err(AppraisalError::MissingTdQuote),
+    };
+    steps.require("tdx-quote", quote, |q| format!("TD quote version {}", q.header().version))
+}
+
 /// With a fresh report, the runtime claims' `user-data` is the nonce (zero-padded, or its SHA-512).
-/// A report never regenerated has zero user data: the quote alone then carries freshness.
-fn report_user_data(runtime: &RuntimeClaims, expected: Option<&[u8]>, steps: &mut Steps) -> Option<()> {
+/// A report never regenerated has zero user data: the vTPM quote alone then carries freshness, and
+/// without one (`quoted` false) nothing does, so an expected nonce fails.
+fn report_user_data(
+    runtime: &RuntimeClaims,
+    expected: Option<&[u8]>,
+    quoted: bool,
+    steps: &mut Steps,
+) -> Option<()> {
     const NAME: &str = "report-user-data";
     let Some(expected) = expected else {
         steps.not_evaluated(NAME, "no expected nonce given");
         return Some(());
     };
+    let fresh = runtime.user_data.is_some_and(|data| data != [0; 64]);
+    if !fresh && !quoted {
+        return steps.fail(NAME, AppraisalError::NonceUnbound);
+    }
     match runtime.user_data {
         None => {
             steps.not_evaluated(NAME, "the runtime claims have no user-data; the quote carries the nonce")

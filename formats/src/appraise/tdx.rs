@@ -98,7 +98,7 @@ pub fn appraise(
         Some(report) => steps.check(TD_REPORT_MATCH, compare_td_report(quote, report))?,
         None => steps.not_evaluated(
             TD_REPORT_MATCH,
-            "no TD report was supplied, so the quote is not tied to the HCL report's runtime claims",
+            "no TD report was given (an MAA request carries the quote alone): the runtime claims are bound to the quote's report_data",
         ),
     }
     steps.check(TD_ATTRIBUTES, td_attributes(quote))?;

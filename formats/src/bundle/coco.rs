@@ -123,14 +123,14 @@ pub(super) fn read(json: &[u8], collected_at: Timestamp) -> Result<EvidenceBundl
         hcl_report: items.hcl_report,
         vcek_chain: items.vcek_pem,
         td_quote: items.td_quote,
-        tpm: TpmEvidence {
+        tpm: Some(TpmEvidence {
             ak_public: Vec::new(),
             ak_cert: None,
             quote: items.message,
             quote_signature: items.signature,
             pcrs,
             ephemeral_key: None,
-        },
+        }),
         event_log: None,
         os: None,
         collateral: BTreeMap::new(),

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::coco::coco_kind;
-use super::{COCO_SNP, COCO_TDX, FORMAT, Platform};
+use super::{COCO_SNP, COCO_TDX, FORMAT, MaaRequest, Platform};
 
 /// What a file given as evidence holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +16,9 @@ pub enum EvidenceKind {
     CocoSnp,
     /// Confidential Containers `az-tdx-vtpm` evidence JSON.
     CocoTdx,
-    /// An MAA `AzureGuest` request body (`{"AttestationInfo": …}`).
-    MaaAzureGuest,
+    /// An MAA request body: `AzureGuest` (`{"AttestationInfo": …}`), `SevSnpVm` (`{"report",
+    /// "runtimeData"}`) or `TdxVm` (`{"quote", "runtimeData"}`).
+    Maa(MaaRequest),
     /// A raw HCL report (starts with `"HCLA"`).
     HclReport,
     /// A raw 1184-byte SEV-SNP attestation report.
@@ -37,7 +38,7 @@ impl fmt::Display for EvidenceKind {
             EvidenceKind::Bundle => f.write_str("cvm-attest evidence bundle"),
             EvidenceKind::CocoSnp => f.write_str(COCO_SNP),
             EvidenceKind::CocoTdx => f.write_str(COCO_TDX),
-            EvidenceKind::MaaAzureGuest => f.write_str(super::maa::AZURE_GUEST),
+            EvidenceKind::Maa(request) => f.write_str(request.document()),
             EvidenceKind::HclReport => f.write_str("HCL report"),
             EvidenceKind::SnpReport => f.write_str("SEV-SNP attestation report"),
             EvidenceKind::TdQuote => f.write_str("TD quote"),
@@ -48,7 +49,7 @@ impl fmt::Display for EvidenceKind {
 
 /// What [`detect`] accepts, for error messages.
 pub const ACCEPTED: &str = "accepted: a cvm-attest evidence bundle (JSON, \"format\": \"cvm-attest-evidence\"), \
-     Confidential Containers az-snp-vtpm or az-tdx-vtpm evidence JSON, an MAA AzureGuest request body, a raw HCL report (starts with \"HCLA\"), \
+     Confidential Containers az-snp-vtpm or az-tdx-vtpm evidence JSON, an MAA AzureGuest, SevSnpVm or TdxVm request body, a raw HCL report (starts with \"HCLA\"), \
      a raw 1184-byte SEV-SNP attestation report, or a raw TD quote (version 4 or 5, TEE type 0x81)";
 
 /// Tell the evidence encodings apart by their content (never by file name).
@@ -77,8 +78,8 @@ pub fn detect(bytes: &[u8]) -> EvidenceKind {
         if value.get("format").and_then(serde_json::Value::as_str) == Some(FORMAT) {
             return EvidenceKind::Bundle;
         }
-        if super::maa::is_azure_guest(&value) {
-            return EvidenceKind::MaaAzureGuest;
+        if let Some(request) = MaaRequest::detect(&value) {
+            return EvidenceKind::Maa(request);
         }
         return match coco_kind(&value) {
             Some(Platform::AzureSevSnp) => EvidenceKind::CocoSnp,

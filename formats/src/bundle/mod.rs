@@ -23,6 +23,7 @@ mod maa;
 pub mod wire;
 
 pub use detect::{ACCEPTED, EvidenceKind, detect};
+pub use maa::MaaRequest;
 
 /// The `format` value of every bundle.
 pub const FORMAT: &str = "cvm-attest-evidence";
@@ -142,8 +143,8 @@ pub struct EvidenceBundle {
     pub vcek_chain: Option<String>,
     /// TDX: the TD quote from IMDS.
     pub td_quote: Option<Vec<u8>>,
-    /// The vTPM evidence.
-    pub tpm: TpmEvidence,
+    /// The vTPM evidence; `None` only for evidence from an MAA SevSnpVm or TdxVm request.
+    pub tpm: Option<TpmEvidence>,
     /// The TCG event log.
     pub event_log: Option<Vec<u8>>,
     /// The guest OS, as the collector read it. Nothing signs it, so appraisal makes no claim of it.
@@ -343,10 +344,12 @@ impl EvidenceBundle {
         coco::read(json, collected_at)
     }
 
-    /// Read an MAA `AzureGuest` request body of a Trusted Launch VM (see `maa.rs`): its vTPM
-    /// evidence, event log, OS and client nonce. It carries no time: `received_at` stands in.
-    pub fn from_maa_azure_guest(json: &[u8], received_at: Timestamp) -> Result<Self, Error> {
-        maa::read(json, received_at)
+    /// Read an MAA request body: `AzureGuest` (of a Trusted Launch VM or a CVM), `SevSnpVm` or
+    /// `TdxVm` (see `maa.rs`; a request's hardware report and runtime claims are put back into an
+    /// HCL report). It carries no time: `received_at` stands in. The nonce is the one the request
+    /// names (AzureGuest `ClientPayload.nonce`, SevSnpVm/TdxVm `nonce`): unverified, as in a bundle.
+    pub fn from_maa_request(kind: MaaRequest, json: &[u8], received_at: Timestamp) -> Result<Self, Error> {
+        maa::read(kind, json, received_at)
     }
 
     fn from_wire(w: wire::BundleV1) -> Result<Self, Error> {
@@ -357,37 +360,7 @@ impl EvidenceBundle {
         {
             return Err(Error::field(BUNDLE, "vcek_chain", "expected PEM certificates, found none"));
         }
-        let bank = PcrBank::from_name(&w.tpm.pcr_bank).ok_or_else(|| {
-            Error::field(BUNDLE, "tpm.pcr_bank", format!("expected \"sha256\", found {:?}", w.tpm.pcr_bank))
-        })?;
-        let mut values = BTreeMap::new();
-        for (index, text) in &w.tpm.pcrs {
-            let value = hex::decode(text).map_err(|err| {
-                Error::field(BUNDLE, format!("tpm.pcrs.{index}"), format!("invalid hex: {err}"))
-            })?;
-            values.insert(*index, value);
-        }
-        let tpm = TpmEvidence {
-            ak_public: base64_field("tpm.ak_public", &w.tpm.ak_public)?,
-            ak_cert: w.tpm.ak_cert.as_deref().map(|text| base64_field("tpm.ak_cert", text)).transpose()?,
-            quote: base64_field("tpm.quote", &w.tpm.quote)?,
-            quote_signature: base64_field("tpm.quote_signature", &w.tpm.quote_signature)?,
-            pcrs: Pcrs::new(bank, values)?,
-            ephemeral_key: w
-                .tpm
-                .ephemeral_key
-                .map(|key| {
-                    Ok::<_, Error>(EphemeralKey {
-                        public: base64_field("tpm.ephemeral_key.public", &key.public)?,
-                        certify_info: base64_field("tpm.ephemeral_key.certify_info", &key.certify_info)?,
-                        certify_signature: base64_field(
-                            "tpm.ephemeral_key.certify_signature",
-                            &key.certify_signature,
-                        )?,
-                    })
-                })
-                .transpose()?,
-        };
+        let tpm = w.tpm.map(tpm_from_wire).transpose()?;
         Ok(EvidenceBundle {
             platform: w.platform,
             collected_at,
@@ -434,25 +407,7 @@ impl EvidenceBundle {
             hcl_report: b64(&self.hcl_report),
             vcek_chain: self.vcek_chain.clone(),
             td_quote: self.td_quote.as_deref().map(b64),
-            tpm: wire::Tpm {
-                ak_public: b64(&self.tpm.ak_public),
-                ak_cert: self.tpm.ak_cert.as_deref().map(b64),
-                quote: b64(&self.tpm.quote),
-                quote_signature: b64(&self.tpm.quote_signature),
-                pcr_bank: self.tpm.pcrs.bank().name().to_owned(),
-                pcrs: self
-                    .tpm
-                    .pcrs
-                    .values()
-                    .iter()
-                    .map(|(&index, value)| (index, hex::encode(value)))
-                    .collect(),
-                ephemeral_key: self.tpm.ephemeral_key.as_ref().map(|key| wire::EphemeralKey {
-                    public: b64(&key.public),
-                    certify_info: b64(&key.certify_info),
-                    certify_signature: b64(&key.certify_signature),
-                }),
-            },
+            tpm: self.tpm.as_ref().map(tpm_to_wire),
             event_log: self.event_log.as_deref().map(b64),
             os: self.os.as_ref().map(|os| wire::Os {
                 os_type: os.os_type.clone(),
@@ -463,6 +418,56 @@ impl EvidenceBundle {
             collateral: (!self.collateral.is_empty())
                 .then(|| self.collateral.iter().map(|(name, data)| (name.clone(), b64(data))).collect()),
         }
+    }
+}
+
+fn tpm_from_wire(w: wire::Tpm) -> Result<TpmEvidence, Error> {
+    let bank = PcrBank::from_name(&w.pcr_bank).ok_or_else(|| {
+        Error::field(BUNDLE, "tpm.pcr_bank", format!("expected \"sha256\", found {:?}", w.pcr_bank))
+    })?;
+    let mut values = BTreeMap::new();
+    for (index, text) in &w.pcrs {
+        let value = hex::decode(text).map_err(|err| {
+            Error::field(BUNDLE, format!("tpm.pcrs.{index}"), format!("invalid hex: {err}"))
+        })?;
+        values.insert(*index, value);
+    }
+    Ok(TpmEvidence {
+        ak_public: base64_field("tpm.ak_public", &w.ak_public)?,
+        ak_cert: w.ak_cert.as_deref().map(|text| base64_field("tpm.ak_cert", text)).transpose()?,
+        quote: base64_field("tpm.quote", &w.quote)?,
+        quote_signature: base64_field("tpm.quote_signature", &w.quote_signature)?,
+        pcrs: Pcrs::new(bank, values)?,
+        ephemeral_key: w
+            .ephemeral_key
+            .map(|key| {
+                Ok::<_, Error>(EphemeralKey {
+                    public: base64_field("tpm.ephemeral_key.public", &key.public)?,
+                    certify_info: base64_field("tpm.ephemeral_key.certify_info", &key.certify_info)?,
+                    certify_signature: base64_field(
+                        "tpm.ephemeral_key.certify_signature",
+                        &key.certify_signature,
+                    )?,
+                })
+            })
+            .transpose()?,
+    })
+}
+
+fn tpm_to_wire(tpm: &TpmEvidence) -> wire::Tpm {
+    let b64 = |bytes: &[u8]| STANDARD.encode(bytes);
+    wire::Tpm {
+        ak_public: b64(&tpm.ak_public),
+        ak_cert: tpm.ak_cert.as_deref().map(b64),
+        quote: b64(&tpm.quote),
+        quote_signature: b64(&tpm.quote_signature),
+        pcr_bank: tpm.pcrs.bank().name().to_owned(),
+        pcrs: tpm.pcrs.values().iter().map(|(&index, value)| (index, hex::encode(value))).collect(),
+        ephemeral_key: tpm.ephemeral_key.as_ref().map(|key| wire::EphemeralKey {
+            public: b64(&key.public),
+            certify_info: b64(&key.certify_info),
+            certify_signature: b64(&key.certify_signature),
+        }),
     }
 }
 

@@ -46,8 +46,10 @@ pub struct BundleV1 {
     /// TDX: the TD quote from IMDS `/acc/tdquote`, base64; `null` otherwise.
     #[serde(default)]
     pub td_quote: Option<String>,
-    /// The vTPM evidence.
-    pub tpm: Tpm,
+    /// The vTPM evidence; `null` only for evidence read from an MAA SevSnpVm or TdxVm request,
+    /// which has none (`evidence collect` always writes it).
+    #[serde(default)]
+    pub tpm: Option<Tpm>,
     /// The TCG event log (`binary_bios_measurements`), base64, or `null`.
     #[serde(default)]
     pub event_log: Option<String>,

@@ -91,7 +91,14 @@ fn snp_claims_are_the_report_and_runtime_claims() {
     let (bundle, hcl) = bundle(COCO_SNP_V1);
     let report = snp_report(&hcl);
     let steps = hardware_steps(&bundle, Hardware::Snp(report));
-    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Snp(report), None, &steps);
+    let claims = azure_vm(
+        bundle.tpm.as_ref().unwrap(),
+        &hcl,
+        &hcl.runtime_claims().unwrap(),
+        Hardware::Snp(report),
+        None,
+        &steps,
+    );
     let runtime = hcl.runtime_claims().unwrap();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");
@@ -134,10 +141,17 @@ fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
     let token = jwt_payload(SHAREDWEU_TOKEN);
     let (mut bundle, hcl) = bundle(COCO_SNP_V1);
     // Give the evidence the ephemeral key an AzureGuest request has, so its claims are produced.
-    bundle.tpm.ephemeral_key = Some(azure_guest_ephemeral_key());
+    bundle.tpm.as_mut().unwrap().ephemeral_key = Some(azure_guest_ephemeral_key());
     let hardware = Hardware::Snp(snp_report(&hcl));
     let steps = hardware_steps(&bundle, hardware);
-    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), hardware, Some(b"ADE0101"), &steps);
+    let claims = azure_vm(
+        bundle.tpm.as_ref().unwrap(),
+        &hcl,
+        &hcl.runtime_claims().unwrap(),
+        hardware,
+        Some(b"ADE0101"),
+        &steps,
+    );
 
     // The isolation claims are exactly MAA's; the top level is a subset (see the module docs).
     let (tee, token_tee) = (&claims["x-ms-isolation-tee"], &token["x-ms-isolation-tee"]);
@@ -154,7 +168,7 @@ fn snp_claims_have_the_keys_and_types_of_a_real_maa_token() {
         (&key["kid"], &key["e"], &key["key_ops"]),
         (&json!("TpmEphemeralEncryptionKey"), &json!("AQAB"), &json!(["encrypt"]))
     );
-    let public = Public::parse_tpm2b(&bundle.tpm.ephemeral_key.unwrap().public).unwrap();
+    let public = Public::parse_tpm2b(&bundle.tpm.unwrap().ephemeral_key.unwrap().public).unwrap();
     assert_eq!(key["n"], URL_SAFE_NO_PAD.encode(public.modulus()));
 }
 
@@ -232,7 +246,14 @@ fn tdx_claims_are_the_td_quote() {
     let (bundle, hcl) = bundle(COCO_TDX_V1);
     let quote = TdQuote::parse(bundle.td_quote.as_deref().unwrap()).unwrap();
     let steps = hardware_steps(&bundle, Hardware::Tdx(&quote));
-    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Tdx(&quote), None, &steps);
+    let claims = azure_vm(
+        bundle.tpm.as_ref().unwrap(),
+        &hcl,
+        &hcl.runtime_claims().unwrap(),
+        Hardware::Tdx(&quote),
+        None,
+        &steps,
+    );
     let body = quote.body();
 
     assert_eq!(claims["x-ms-attestation-type"], "azurevm");
@@ -308,7 +329,14 @@ fn tdx_claims_conform_to_a_real_maa_tdxvm_token() {
     let (bundle, hcl) = bundle(COCO_TDX_V1);
     let quote = TdQuote::parse(bundle.td_quote.as_deref().unwrap()).unwrap();
     let steps = hardware_steps(&bundle, Hardware::Tdx(&quote));
-    let claims = azure_vm(&bundle, &hcl, &hcl.runtime_claims().unwrap(), Hardware::Tdx(&quote), None, &steps);
+    let claims = azure_vm(
+        bundle.tpm.as_ref().unwrap(),
+        &hcl,
+        &hcl.runtime_claims().unwrap(),
+        Hardware::Tdx(&quote),
+        None,
+        &steps,
+    );
     let ours = claims["x-ms-isolation-tee"].as_object().expect("isolation claims");
 
     // MAA's alone: the token's own claims, the TdxVm profile's EAT claims, and the TCB status, which
@@ -360,7 +388,7 @@ fn compliance_status_needs_the_debug_check_to_have_passed() {
             None => Hardware::Snp(snp_report(&hcl)),
         };
         let compliance = |steps: &Steps| {
-            let claims = azure_vm(&bundle, &hcl, &runtime, hardware, None, steps);
+            let claims = azure_vm(bundle.tpm.as_ref().unwrap(), &hcl, &runtime, hardware, None, steps);
             claims["x-ms-isolation-tee"].get("x-ms-compliance-status").cloned()
         };
         let checked = hardware_steps(&bundle, hardware);

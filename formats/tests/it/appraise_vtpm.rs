@@ -52,7 +52,7 @@ fn coco(json: &[u8]) -> (TpmEvidence, RuntimeClaims) {
     let bundle = EvidenceBundle::from_coco_json(json, at).expect("CoCo evidence");
     let hcl = HclReport::parse(&bundle.hcl_report).expect("an HCL report");
     let runtime = hcl.runtime_claims().expect("runtime claims");
-    (bundle.tpm, runtime)
+    (bundle.tpm.expect("vTPM evidence"), runtime)
 }
 
 /// Appraise with the built-in anchors, at [`CHAIN_VALID_AT`].
@@ -817,7 +817,7 @@ fn whole_bundles_without_an_ak_certificate_report_the_step_not_evaluated() {
     for json in [COCO_SNP_V1, COCO_TDX_V1] {
         let bundle = EvidenceBundle::from_coco_json(json, Timestamp::parse("2026-11-27T21:31:00Z").unwrap())
             .expect("CoCo evidence");
-        assert!(bundle.tpm.ak_cert.is_none());
+        assert!(bundle.tpm.as_ref().unwrap().ak_cert.is_none());
         let appraisal = cvm_attest_formats::appraise::appraise(&bundle, &policy);
         assert!(appraisal.claims.is_some(), "{:#?}", appraisal.steps);
         let step = appraisal.steps.as_slice().iter().find(|s| s.name == "vtpm-ak-cert").expect("the step");

@@ -74,7 +74,7 @@ fn converts_coco_snp_evidence() {
         assert_eq!(bundle.nonce, None);
         assert_eq!(sha256(&bundle.hcl_report), hcl_sha256);
         assert_eq!(bundle.td_quote, None);
-        let tpm = &bundle.tpm;
+        let tpm = bundle.tpm.as_ref().expect("vTPM evidence");
         assert!(tpm.ak_public.is_empty() && tpm.ak_cert.is_none() && tpm.ephemeral_key.is_none());
         assert_eq!(sha256(&tpm.quote), quote_sha256);
         assert_eq!(&tpm.quote[..4], &[0xFF, 0x54, 0x43, 0x47]);
@@ -119,12 +119,12 @@ fn converts_coco_tdx_evidence_to_the_raw_files() {
         assert_eq!(bundle.hcl_report, TDX_HCL);
         assert_eq!(bundle.td_quote.as_deref(), Some(TDX_QUOTE));
         assert_eq!(bundle.vcek_chain, None);
-        assert_eq!(bundle.tpm.quote, message);
-        assert_eq!(bundle.tpm.quote_signature, signature);
-        let values: Vec<Vec<u8>> = bundle.tpm.pcrs.values().values().cloned().collect();
+        assert_eq!(bundle.tpm.as_ref().unwrap().quote, message);
+        assert_eq!(bundle.tpm.as_ref().unwrap().quote_signature, signature);
+        let values: Vec<Vec<u8>> = bundle.tpm.as_ref().unwrap().pcrs.values().values().cloned().collect();
         assert_eq!(values, pcrs);
         assert_eq!(
-            bundle.tpm.pcrs.values().keys().copied().collect::<Vec<_>>(),
+            bundle.tpm.as_ref().unwrap().pcrs.values().keys().copied().collect::<Vec<_>>(),
             (0..24).collect::<Vec<u8>>()
         );
     }
@@ -447,7 +447,7 @@ fn bundles() -> impl Strategy<Value = EvidenceBundle> {
         bytes(3000),
         prop::option::of(pem_chain()),
         prop::option::of(bytes(600)),
-        tpm(),
+        prop::option::of(tpm()),
         prop::option::of(bytes(600)),
         os,
         prop::collection::btree_map(

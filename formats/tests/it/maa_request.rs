@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use cvm_attest_formats::appraise::{Collateral, Policy, Status, TrustAnchors, appraise};
-use cvm_attest_formats::bundle::{EvidenceBundle, EvidenceKind, Platform, Timestamp, detect};
+use cvm_attest_formats::bundle::{EvidenceBundle, EvidenceKind, MaaRequest, Platform, Timestamp, detect};
 use cvm_attest_formats::time::DateTime;
 use serde_json::{Value, json};
 
@@ -18,7 +18,7 @@ fn body() -> Vec<u8> {
 
 fn read(body: &[u8]) -> EvidenceBundle {
     let at = Timestamp::parse("2024-06-01T00:00:00Z").expect("timestamp");
-    EvidenceBundle::from_maa_azure_guest(body, at).expect("the request reads")
+    EvidenceBundle::from_maa_request(MaaRequest::AzureGuest, body, at).expect("the request reads")
 }
 
 /// `(name, status, detail)` of each step, appraised as of `at`.
@@ -34,16 +34,16 @@ fn steps(bundle: &EvidenceBundle, at: &str) -> (Vec<(&'static str, Status, Strin
 
 #[test]
 fn the_request_is_detected_and_read_as_trusted_launch_evidence() {
-    assert_eq!(detect(&body()), EvidenceKind::MaaAzureGuest);
+    assert_eq!(detect(&body()), EvidenceKind::Maa(MaaRequest::AzureGuest));
     let bundle = read(&body());
     assert_eq!(bundle.platform, Platform::AzureTrustedLaunch);
     assert!(bundle.hcl_report.is_empty());
-    assert!(bundle.tpm.ak_cert.is_some());
+    assert!(bundle.tpm.as_ref().unwrap().ak_cert.is_some());
     assert_eq!(
-        bundle.tpm.pcrs.values().keys().copied().collect::<Vec<_>>(),
+        bundle.tpm.as_ref().unwrap().pcrs.values().keys().copied().collect::<Vec<_>>(),
         [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14]
     );
-    assert!(bundle.tpm.ephemeral_key.is_some());
+    assert!(bundle.tpm.as_ref().unwrap().ephemeral_key.is_some());
     assert_eq!(bundle.event_log.as_ref().map(Vec::len), Some(67_113));
     let os = bundle.os.expect("the OS the client reported");
     assert_eq!((os.os_type.as_str(), os.distro.as_str(), os.version_major), ("Windows", "Microsoft", 10));
@@ -91,7 +91,7 @@ fn today_its_ak_certificate_chain_has_expired() {
 #[test]
 fn without_its_certificate_a_trusted_launch_ak_is_not_trusted() {
     let mut bundle = read(&body());
-    bundle.tpm.ak_cert = None;
+    bundle.tpm.as_mut().unwrap().ak_cert = None;
     let (steps, claims) = steps(&bundle, "2024-06-01T00:00:00Z");
     let last = steps.last().expect("steps");
     assert_eq!((last.0, last.1), ("vtpm-ak-cert", Status::Failed));
@@ -100,7 +100,7 @@ fn without_its_certificate_a_trusted_launch_ak_is_not_trusted() {
 }
 
 #[test]
-fn a_confidential_vms_request_and_malformed_ones_are_refused_with_the_reason() {
+fn malformed_requests_are_refused_with_the_reason() {
     let example: Value = serde_json::from_str(EXAMPLE).expect("JSON");
     let info = example["parameters"]["request"]["attestationInfo"].as_str().expect("text");
     let mut inner: Value = serde_json::from_slice(
@@ -110,15 +110,17 @@ fn a_confidential_vms_request_and_malformed_ones_are_refused_with_the_reason() {
     inner["IsolationInfo"] = json!({"Type": "SevSnp", "Evidence": {}});
     let body = json!({"AttestationInfo": STANDARD.encode(inner.to_string())}).to_string();
     let at = Timestamp::parse("2024-06-01T00:00:00Z").expect("timestamp");
-    let err = EvidenceBundle::from_maa_azure_guest(body.as_bytes(), at.clone()).expect_err("refused");
-    assert!(err.to_string().contains("only Trusted Launch requests are read so far"), "{err}");
+    let err = EvidenceBundle::from_maa_request(MaaRequest::AzureGuest, body.as_bytes(), at.clone())
+        .expect_err("refused");
+    assert!(err.to_string().contains("missing field `Proof`"), "{err}");
     let mut partial: Value =
         serde_json::from_slice(&STANDARD_NO_PAD.decode(info).expect("base64")).expect("JSON");
     partial["TpmInfo"].as_object_mut().expect("TpmInfo").remove("EncKeyPub");
     let body = json!({"AttestationInfo": STANDARD.encode(partial.to_string())}).to_string();
-    let err = EvidenceBundle::from_maa_azure_guest(body.as_bytes(), at.clone()).expect_err("refused");
+    let err = EvidenceBundle::from_maa_request(MaaRequest::AzureGuest, body.as_bytes(), at.clone())
+        .expect_err("refused");
     assert!(err.to_string().contains("come together or not at all"), "{err}");
-    let err =
-        EvidenceBundle::from_maa_azure_guest(br#"{"AttestationInfo": "***"}"#, at).expect_err("refused");
+    let err = EvidenceBundle::from_maa_request(MaaRequest::AzureGuest, br#"{"AttestationInfo": "***"}"#, at)
+        .expect_err("refused");
     assert!(err.to_string().contains("AttestationInfo"), "{err}");
 }

@@ -12,6 +12,7 @@ mod eventlog;
 mod hcl;
 mod intel;
 mod json;
+mod maa_cvm_request;
 mod maa_request;
 mod revocation;
 mod snp;

@@ -125,14 +125,14 @@ pub fn collect(
         hcl_report,
         vcek_chain,
         td_quote,
-        tpm: TpmEvidence {
+        tpm: Some(TpmEvidence {
             ak_public,
             ak_cert,
             quote: quote.attest,
             quote_signature: quote.signature,
             pcrs,
             ephemeral_key: Some(ephemeral_key),
-        },
+        }),
         event_log,
         os,
         collateral: BTreeMap::new(),

@@ -31,8 +31,8 @@ pub enum Error {
 }
 
 /// Read evidence a verifier can appraise: an evidence bundle, Confidential Containers
-/// `az-snp-vtpm`/`az-tdx-vtpm` evidence, or an MAA AzureGuest request of a Trusted Launch VM (the
-/// last two carry no collection time: `received_at` stands in).
+/// `az-snp-vtpm`/`az-tdx-vtpm` evidence, or an MAA AzureGuest, SevSnpVm or TdxVm request (the last
+/// two kinds carry no collection time: `received_at` stands in).
 pub fn read_evidence(bytes: &[u8], received_at: Timestamp) -> Result<EvidenceBundle, Error> {
     let kind = bundle::detect(bytes);
     let invalid = |source| Error::Invalid { kind: kind.clone(), source };
@@ -41,8 +41,8 @@ pub fn read_evidence(bytes: &[u8], received_at: Timestamp) -> Result<EvidenceBun
         EvidenceKind::CocoSnp | EvidenceKind::CocoTdx => {
             EvidenceBundle::from_coco_json(bytes, received_at).map_err(invalid)
         }
-        EvidenceKind::MaaAzureGuest => {
-            EvidenceBundle::from_maa_azure_guest(bytes, received_at).map_err(invalid)
+        EvidenceKind::Maa(request) => {
+            EvidenceBundle::from_maa_request(*request, bytes, received_at).map_err(invalid)
         }
         EvidenceKind::HclReport | EvidenceKind::SnpReport | EvidenceKind::TdQuote => {
             Err(Error::Partial { kind: kind.clone() })
@@ -97,7 +97,6 @@ pub fn request(
 }
 
 fn evidence(bundle: &EvidenceBundle) -> types::Evidence {
-    let tpm = &bundle.tpm;
     types::Evidence {
         platform: match bundle.platform {
             Platform::AzureSevSnp => types::Platform::AzureSevSnp,
@@ -109,7 +108,7 @@ fn evidence(bundle: &EvidenceBundle) -> types::Evidence {
         hcl_report: bundle.hcl_report.clone(),
         vcek_chain: bundle.vcek_chain.clone(),
         td_quote: bundle.td_quote.clone(),
-        tpm: Some(types::TpmEvidence {
+        tpm: bundle.tpm.as_ref().map(|tpm| types::TpmEvidence {
             ak_public: tpm.ak_public.clone(),
             ak_cert: tpm.ak_cert.clone(),
             quote: tpm.quote.clone(),

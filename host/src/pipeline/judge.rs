@@ -2,6 +2,7 @@
 //! believed, whatever the verifier plugin said.
 
 use cvm_attest_formats::bundle::EvidenceBundle;
+use cvm_attest_formats::hcl::HclReport;
 
 use crate::plugins::types;
 
@@ -24,12 +25,19 @@ pub enum Rejection {
          expected {expected}"
     )]
     Nonce { expected: String, found: String },
+    /// Evidence without a vTPM quote: the host's own check of the nonce against the report's user
+    /// data failed.
+    #[error(
+        "the report's user data does not carry the expected nonce (host check; the evidence has no vTPM \
+         quote): found {found}, expected {expected}"
+    )]
+    UserData { expected: String, found: String },
 }
 
 /// Accept a verifier's answer, or say why not. Besides the verifier's own steps the host checks what
 /// it can by itself: at least one step passed, the claims are one JSON object (no duplicate keys,
 /// bounded depth), and, when a nonce is expected, that the vTPM quote's qualifying data is that nonce
-/// as bound. What the host cannot check itself, the signatures and chains, is the verifier's word.
+/// as bound (evidence without a quote: the report's user data). What the host cannot check itself, the signatures and chains, is the verifier's word.
 pub fn judge(
     verifier: &str,
     verified: &types::Verified,
@@ -49,13 +57,32 @@ pub fn judge(
         return Err(bad_claims("it is not an object".into()));
     }
     if let Some(expected) = expected_nonce {
-        let bound = cvm_attest_formats::nonce::bound(expected);
-        let found = cvm_attest_formats::tpm::Attest::parse(&bundle.tpm.quote)
-            .map(|quote| quote.extra_data().to_vec())
-            .map_err(|e| Rejection::Nonce { expected: hex::encode(&bound), found: e.to_string() })?;
-        if found != bound {
-            return Err(Rejection::Nonce { expected: hex::encode(&bound), found: hex::encode(found) });
-        }
+        nonce_bound(bundle, expected)?;
     }
     Ok(claims)
+}
+
+fn nonce_bound(bundle: &EvidenceBundle, expected: &[u8]) -> Result<(), Rejection> {
+    let Some(tpm) = &bundle.tpm else {
+        let expected = cvm_attest_formats::nonce::user_data(expected);
+        let found = HclReport::parse(&bundle.hcl_report)
+            .ok()
+            .and_then(|hcl| hcl.runtime_claims().ok())
+            .and_then(|claims| claims.user_data);
+        return match found {
+            Some(found) if found == expected => Ok(()),
+            _ => Err(Rejection::UserData {
+                expected: hex::encode(expected),
+                found: found.map_or_else(|| "none".to_owned(), hex::encode),
+            }),
+        };
+    };
+    let bound = cvm_attest_formats::nonce::bound(expected);
+    let found = cvm_attest_formats::tpm::Attest::parse(&tpm.quote)
+        .map(|quote| quote.extra_data().to_vec())
+        .map_err(|e| Rejection::Nonce { expected: hex::encode(&bound), found: e.to_string() })?;
+    if found != bound {
+        return Err(Rejection::Nonce { expected: hex::encode(&bound), found: hex::encode(found) });
+    }
+    Ok(())
 }

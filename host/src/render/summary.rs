@@ -7,7 +7,9 @@
 use std::fmt;
 
 use cvm_attest_formats::appraise;
-use cvm_attest_formats::bundle::{self, EvidenceBundle, EvidenceKind, Platform, Timestamp};
+use cvm_attest_formats::bundle::{
+    self, EvidenceBundle, EvidenceKind, MaaRequest, Platform, Timestamp, TpmEvidence,
+};
 use cvm_attest_formats::eventlog::{EventLog, LogFormat};
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
 use cvm_attest_formats::snp::SnpReport;
@@ -91,9 +93,10 @@ impl Summary {
                 let epoch = Timestamp::parse("1970-01-01T00:00:00Z").map_err(|e| Error::Unknown(e.0))?;
                 summary.bundle(&EvidenceBundle::from_coco_json(bytes, epoch).map_err(bundle_error)?, false)
             }
-            EvidenceKind::MaaAzureGuest => {
+            EvidenceKind::Maa(request) => {
                 let epoch = Timestamp::parse("1970-01-01T00:00:00Z").map_err(|e| Error::Unknown(e.0))?;
-                let bundle = EvidenceBundle::from_maa_azure_guest(bytes, epoch).map_err(bundle_error)?;
+                let bundle =
+                    EvidenceBundle::from_maa_request(*request, bytes, epoch).map_err(bundle_error)?;
                 summary.bundle(&bundle, false)
             }
             EvidenceKind::HclReport => summary.hcl(&HclReport::parse(bytes).map_err(parse_error)?),
@@ -180,7 +183,9 @@ impl Summary {
                 Err(err) => self.check("td-quote-parses", false, err.to_string()),
             }
         }
-        self.tpm(bundle);
+        if let Some(tpm) = &bundle.tpm {
+            self.tpm(tpm);
+        }
         if let Some(log) = &bundle.event_log {
             self.event_log(log);
         }
@@ -296,8 +301,7 @@ impl Summary {
         }
     }
 
-    fn tpm(&mut self, bundle: &EvidenceBundle) {
-        let tpm = &bundle.tpm;
+    fn tpm(&mut self, tpm: &TpmEvidence) {
         let pcrs = tpm.pcrs.values();
         let mut fields = vec![
             ("ak_public", (!tpm.ak_public.is_empty()).into()),
@@ -380,7 +384,9 @@ fn kind_id(kind: &EvidenceKind) -> &'static str {
         EvidenceKind::Bundle => "cvm-attest-evidence",
         EvidenceKind::CocoSnp => "coco-az-snp-vtpm",
         EvidenceKind::CocoTdx => "coco-az-tdx-vtpm",
-        EvidenceKind::MaaAzureGuest => "maa-azure-guest",
+        EvidenceKind::Maa(MaaRequest::AzureGuest) => "maa-azure-guest",
+        EvidenceKind::Maa(MaaRequest::SevSnpVm) => "maa-sev-snp-vm",
+        EvidenceKind::Maa(MaaRequest::TdxVm) => "maa-tdx-vm",
         EvidenceKind::HclReport => "hcl-report",
         EvidenceKind::SnpReport => "snp-report",
         EvidenceKind::TdQuote => "td-quote",

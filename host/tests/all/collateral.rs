@@ -169,14 +169,28 @@ fn at_judges_certificate_validity() {
     assert_eq!(json["judged_at"], "2019-01-01T00:00:00Z");
 }
 
-/// The AzureGuest request of MAA's REST example (a Trusted Launch VM) as the client sent it.
-fn azure_guest_request(dir: &Path) -> PathBuf {
-    let example = std::fs::read(repo_root().join("formats/testdata/maa-rest-spec/AttestAzureGuestVm.json"))
-        .expect("example");
-    let example: Value = serde_json::from_slice(&example).expect("JSON");
-    let path = dir.join("azure-guest-request.json");
-    std::fs::write(&path, example["parameters"]["request"].to_string()).expect("request");
+/// The request body of one of MAA's REST examples (`AttestAzureGuestVm.json`, whose client sent
+/// `request`, or `AttestSevSnpVm.json`, whose `body`), written to a file.
+fn maa_request(dir: &Path, name: &str, member: &str) -> PathBuf {
+    let path = repo_root().join("formats/testdata/maa-rest-spec").join(name);
+    let example: Value = serde_json::from_slice(&std::fs::read(path).expect("example")).expect("JSON");
+    let path = dir.join(name);
+    std::fs::write(&path, example["parameters"][member].to_string()).expect("request");
     path
+}
+
+fn azure_guest_request(dir: &Path) -> PathBuf {
+    maa_request(dir, "AttestAzureGuestVm.json", "request")
+}
+
+fn summary_kind(evidence: &Path) -> Value {
+    let shown = crate::support::cvm_attest()
+        .args(["evidence", "show", "-o", "json"])
+        .arg(evidence)
+        .output()
+        .expect("run cvm-attest");
+    let summary: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    summary["kind"].clone()
 }
 
 #[test]
@@ -195,11 +209,27 @@ fn an_azure_guest_request_verifies_as_of_its_day_and_its_ak_chain_has_expired_to
     assert_eq!(status, "failed");
     assert!(detail.starts_with("Global Virtual TPM CA - 01 expired on 2025-11-03"), "{detail}");
 
-    let shown = crate::support::cvm_attest()
-        .args(["evidence", "show", "-o", "json"])
-        .arg(&request)
-        .output()
-        .expect("run cvm-attest");
-    let summary: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
-    assert_eq!(summary["kind"], "maa-azure-guest", "{summary:#}");
+    assert_eq!(summary_kind(&request), "maa-azure-guest");
+}
+
+#[test]
+fn a_sevsnpvm_request_verifies_to_platform_claims_and_an_unbound_nonce_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let request = maa_request(dir.path(), "AttestSevSnpVm.json", "body");
+    assert_eq!(summary_kind(&request), "maa-sev-snp-vm");
+    // As of the day MAA issued its token for this request.
+    let at = ["-o", "json", "--at", "2022-09-21T21:47:31Z"];
+    let json = document(&support::verify(&request, &at), 0);
+    assert_eq!(json["evidence"]["platform"], "azure-sev-snp");
+    assert_eq!(step(&json, "snp-report-signature").0, "passed");
+    assert_eq!(step(&json, "hcl-binding").0, "passed");
+    assert_eq!(step(&json, "vtpm").0, "not-evaluated");
+    assert_eq!(json["claims"]["x-ms-attestation-type"], "sevsnpvm");
+    assert_eq!(json["claims"]["x-ms-runtime"]["keys"][0]["kid"], "HCLTransferKey");
+
+    // No vTPM quote and no user data in the report: nothing binds a nonce.
+    let json = document(&support::verify(&request, &[&at[..], &["-n", "noncesevsnp987"]].concat()), 1);
+    let (status, detail) = step(&json, "report-user-data");
+    assert_eq!(status, "failed");
+    assert!(detail.starts_with("nothing binds the expected nonce"), "{detail}");
 }

@@ -64,7 +64,7 @@ fn collects_a_bundle_that_verifies_against_the_tpm() {
     assert_eq!(user_data, nonce::user_data(b"workshop-42"));
 
     // ...and into a quote the provisioned AK signed, over exactly the PCRs asked for.
-    let tpm_evidence = &bundle.tpm;
+    let tpm_evidence = bundle.tpm.as_ref().expect("vTPM evidence");
     assert_eq!(tpm_evidence.ak_public, ak_public);
     assert_eq!(tpm_evidence.ak_cert.as_deref(), Some(AK_CERT));
     let ak = Public::parse_tpm2b(&ak_public).expect("AK public");

@@ -137,7 +137,15 @@ fn every_json_output_is_valid_under_its_schema() {
     let request = dir.path().join("azure-guest.json");
     std::fs::write(&request, example["parameters"]["request"].to_string()).expect("request");
     let request = request.to_str().expect("UTF-8 path");
-    for evidence in [snp, tdx, "formats/testdata/azure-snp/trustee-evidence-v0.json", request] {
+    let example = std::fs::read(repo_root().join("formats/testdata/maa-rest-spec/AttestSevSnpVm.json"))
+        .expect("example");
+    let example: serde_json::Value = serde_json::from_slice(&example).expect("JSON");
+    let platform_request = dir.path().join("sev-snp-vm.json");
+    std::fs::write(&platform_request, example["parameters"]["body"].to_string()).expect("request");
+    let platform_request = platform_request.to_str().expect("UTF-8 path");
+    for evidence in
+        [snp, tdx, "formats/testdata/azure-snp/trustee-evidence-v0.json", request, platform_request]
+    {
         assert_valid(
             "evidence-summary-v1.schema.json",
             &json(&["evidence", "show", evidence, "-o", "json"], 0),

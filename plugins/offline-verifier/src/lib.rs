@@ -81,13 +81,6 @@ impl verifier::Plugin for Offline {
 
 /// The WIT evidence record as the library's bundle.
 fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
-    let tpm =
-        evidence.tpm.ok_or("the evidence has no vTPM part; the offline verifier needs the TPM quote")?;
-    if tpm.pcr_bank != PcrBank::Sha256.name() {
-        return Err(format!("PCR bank `{}` is not supported; Azure attestation uses sha256", tpm.pcr_bank));
-    }
-    let pcrs = Pcrs::new(PcrBank::Sha256, tpm.pcrs.into_iter().map(|p| (p.index, p.digest)).collect())
-        .map_err(|e| e.to_string())?;
     Ok(EvidenceBundle {
         platform: match evidence.platform {
             verifier::Platform::AzureSevSnp => Platform::AzureSevSnp,
@@ -99,18 +92,8 @@ fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
         hcl_report: evidence.hcl_report,
         vcek_chain: evidence.vcek_chain,
         td_quote: evidence.td_quote,
-        tpm: TpmEvidence {
-            ak_public: tpm.ak_public,
-            ak_cert: tpm.ak_cert,
-            quote: tpm.quote,
-            quote_signature: tpm.quote_signature,
-            pcrs,
-            ephemeral_key: tpm.ephemeral_key.map(|k| EphemeralKey {
-                public: k.public,
-                certify_info: k.certify_info,
-                certify_signature: k.certify_signature,
-            }),
-        },
+        // None for an MAA SevSnpVm or TdxVm request, which has no vTPM part.
+        tpm: evidence.tpm.map(tpm).transpose()?,
         event_log: evidence.event_log,
         os: evidence.os.map(|os| OsInfo {
             os_type: os.os_type,
@@ -120,6 +103,26 @@ fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
         }),
         // The host hands a bundle's collateral over as request collateral.
         collateral: BTreeMap::new(),
+    })
+}
+
+fn tpm(tpm: verifier::TpmEvidence) -> Result<TpmEvidence, String> {
+    if tpm.pcr_bank != PcrBank::Sha256.name() {
+        return Err(format!("PCR bank `{}` is not supported; Azure attestation uses sha256", tpm.pcr_bank));
+    }
+    let pcrs = Pcrs::new(PcrBank::Sha256, tpm.pcrs.into_iter().map(|p| (p.index, p.digest)).collect())
+        .map_err(|e| e.to_string())?;
+    Ok(TpmEvidence {
+        ak_public: tpm.ak_public,
+        ak_cert: tpm.ak_cert,
+        quote: tpm.quote,
+        quote_signature: tpm.quote_signature,
+        pcrs,
+        ephemeral_key: tpm.ephemeral_key.map(|k| EphemeralKey {
+            public: k.public,
+            certify_info: k.certify_info,
+            certify_signature: k.certify_signature,
+        }),
     })
 }
 

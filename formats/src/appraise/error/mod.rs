@@ -44,6 +44,14 @@ pub enum AppraisalError {
     #[error("the evidence says {platform} but the HCL report is {report_type}")]
     PlatformMismatch { platform: &'static str, report_type: ReportType },
 
+    /// A nonce is expected but nothing binds one: no vTPM quote, and no user data in the runtime
+    /// claims.
+    #[error(
+        "nothing binds the expected nonce: the evidence has no vTPM quote and its runtime claims carry \
+         no user data; attest with the nonce in the report's user data (`evidence collect --nonce`)"
+    )]
+    NonceUnbound,
+
     /// The fresh HCL report's user data is not the expected nonce.
     #[error("user-data {} is not the expected nonce", hex::encode(.found))]
     UserDataMismatch { found: Vec<u8> },
