@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod evidence;
 pub mod input;
+pub mod maa;
 pub mod pipeline;
 pub mod plugins;
 pub mod render;
