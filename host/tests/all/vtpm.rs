@@ -516,3 +516,46 @@ fn the_ephemeral_key_is_bound_to_the_quoted_values_even_if_a_pcr_moves_on() {
     let quoted = tpm::policy_pcr(public.name_alg(), &selection, quote.pcrs.iter().map(|(_, v)| v.as_slice()));
     assert_eq!(hex::encode(public.auth_policy()), hex::encode(quoted));
 }
+
+/// The inner key as MAA wraps it: RSAES-PKCS1-v1_5 to the ephemeral key's public modulus.
+fn wrap_for(key_public: &[u8], secret: &[u8]) -> Vec<u8> {
+    use rsa::{BigUint, Pkcs1v15Encrypt, RsaPublicKey};
+    let public = cvm_attest_formats::tpm::Public::parse_tpm2b(key_public).unwrap();
+    let rsa = RsaPublicKey::new(
+        BigUint::from_bytes_be(public.modulus()),
+        BigUint::from(public.effective_exponent()),
+    )
+    .unwrap();
+    rsa.encrypt(&mut aes_gcm::aead::OsRng, Pkcs1v15Encrypt, secret).unwrap()
+}
+
+#[test]
+fn the_ephemeral_key_decrypts_what_was_wrapped_for_it_while_the_pcrs_hold() {
+    let (tpm, _) = azure_like();
+    let mut vtpm = Vtpm::open(&tpm.tcti()).unwrap();
+    let quote = vtpm.quote(&LINUX_PCRS, b"nonce").unwrap();
+    let key = vtpm.create_ephemeral_key(&quote.pcrs).unwrap();
+    let secret = [0x5c; 32];
+    let wrapped = wrap_for(&key.public, &secret);
+    assert_eq!(vtpm.decrypt_with_ephemeral_key(&quote.pcrs, &wrapped).unwrap(), secret);
+    // Twice: the key is recreated, not kept.
+    assert_eq!(vtpm.decrypt_with_ephemeral_key(&quote.pcrs, &wrapped).unwrap(), secret);
+    let mut tampered = wrapped.clone();
+    tampered[100] ^= 1;
+    assert!(vtpm.decrypt_with_ephemeral_key(&quote.pcrs, &tampered).is_err(), "padding check fails");
+}
+
+#[test]
+fn a_pcr_change_between_quote_and_decryption_is_refused_by_the_tpm() {
+    let (tpm, _) = azure_like();
+    let mut vtpm = Vtpm::open(&tpm.tcti()).unwrap();
+    let quote = vtpm.quote(&LINUX_PCRS, b"nonce").unwrap();
+    let key = vtpm.create_ephemeral_key(&quote.pcrs).unwrap();
+    let wrapped = wrap_for(&key.public, &[1; 32]);
+    drop(vtpm);
+    tpm.extend_pcrs();
+    let mut vtpm = Vtpm::open(&tpm.tcti()).unwrap();
+    let err = vtpm.decrypt_with_ephemeral_key(&quote.pcrs, &wrapped).unwrap_err();
+    assert!(matches!(err, Error::PcrsMoved), "{err}");
+    assert!(err.to_string().contains("a PCR it is bound to changed since the quote"), "{err}");
+}

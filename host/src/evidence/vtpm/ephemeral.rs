@@ -9,13 +9,14 @@ use tss_esapi::interface_types::key_bits::RsaKeyBits;
 use tss_esapi::interface_types::resource_handles::Hierarchy;
 use tss_esapi::interface_types::session_handles::AuthSession;
 use tss_esapi::structures::{
-    AttestInfo, Data, Digest, Public, PublicKeyRsa, PublicRsaParameters, RsaExponent, RsaScheme,
-    SignatureScheme, SymmetricDefinitionObject,
+    AttestInfo, Data, Digest, Public, PublicKeyRsa, PublicRsaParameters, RsaDecryptionScheme, RsaExponent,
+    RsaScheme, SignatureScheme, SymmetricDefinitionObject,
 };
 
 use super::quote::{pcr_digest, pcr_set, rsassa_sha256, sha256_selection, tpm2b_public, tpms_attest};
+use super::rc::TPM_RC_POLICY_FAIL;
 use super::rc::{Command, run};
-use super::session::{trial_policy_pcr, with_flushed, with_password, with_tpm_handle};
+use super::session::{trial_policy_pcr, with_flushed, with_password, with_policy_pcr, with_tpm_handle};
 use super::{AK_HANDLE, EPHEMERAL_KEY_ATTRIBUTES, Error, Vtpm};
 
 /// `TPM_RH_NULL`, the hierarchy the ephemeral key is created in.
@@ -82,6 +83,56 @@ impl Vtpm {
                     certify_info: tpms_attest(certify, &attest)?,
                     certify_signature: rsassa_sha256(certify, signature)?,
                 })
+            })
+        })
+    }
+}
+
+impl Vtpm {
+    /// Decrypts `ciphertext` (RSAES-PKCS1-v1_5, as MAA wraps its answer's inner key) with the ephemeral
+    /// key bound to `pcrs`: the key is recreated (same seed, template and PCR values give the same
+    /// key, until the next TPM reset) and used through a policy session whose PolicyPCR is over the
+    /// PCRs' *current* values, so the TPM refuses unless the PCRs still hold the quoted values.
+    pub fn decrypt_with_ephemeral_key(
+        &mut self,
+        pcrs: &[(u8, Vec<u8>)],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let create = Command::on("CreatePrimary", TPM_RH_NULL);
+        let decrypt = Command::plain("RSA_Decrypt");
+        let indices: Vec<u8> = pcrs.iter().map(|(index, _)| *index).collect();
+        let selection = sha256_selection(create, &pcr_set(&indices)?)?;
+        let mut ordered = pcrs.to_vec();
+        ordered.sort_by_key(|(index, _)| *index);
+        ordered.dedup_by_key(|(index, _)| *index);
+        let values = Digest::try_from(pcr_digest(&ordered))
+            .map_err(|source| Error::Library { command: create, source })?;
+        let cipher_text = PublicKeyRsa::try_from(ciphertext.to_vec())
+            .map_err(|source| Error::Library { command: decrypt, source })?;
+        let ctx = &mut self.context;
+        let template = ephemeral_key_template(trial_policy_pcr(ctx, &selection, values)?);
+        let created = run(ctx, create, |ctx| {
+            with_password(ctx, |ctx| {
+                ctx.create_primary(Hierarchy::Null, template.clone(), None, None, None, None)
+            })
+        })?;
+        with_flushed(ctx, created.key_handle.into(), |ctx, key| {
+            with_policy_pcr(ctx, &selection, |ctx, session| {
+                let plain = run(ctx, decrypt, |ctx| {
+                    ctx.execute_with_session(Some(session), |ctx| {
+                        ctx.rsa_decrypt(
+                            KeyHandle::from(key),
+                            cipher_text.clone(),
+                            RsaDecryptionScheme::RsaEs,
+                            Data::default(),
+                        )
+                    })
+                })
+                .map_err(|e| match e {
+                    Error::Tpm { code, .. } if code.base() == Some(TPM_RC_POLICY_FAIL) => Error::PcrsMoved,
+                    e => e,
+                })?;
+                Ok(plain.value().to_vec())
             })
         })
     }

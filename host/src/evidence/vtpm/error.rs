@@ -110,6 +110,14 @@ pub enum Error {
     #[error("qualifying data is {len} bytes, but a TPM quote carries at most {max} (hash it first)")]
     QualifyingDataTooLong { len: usize, max: usize },
 
+    /// The ephemeral key's policy failed: PCRs changed since they were quoted.
+    #[error(
+        "the vTPM refused the ephemeral key (TPM_RC_POLICY_FAIL): a PCR it is bound to changed since the \
+         quote (something was measured in between, or the TPM was reset), so MAA's answer can no longer \
+         be decrypted; attest again"
+    )]
+    PcrsMoved,
+
     /// The PCRs kept changing between reading them and quoting them.
     #[error(
         "the quoted PCR digest did not match the PCR values read just before, {attempts} times in a row: \

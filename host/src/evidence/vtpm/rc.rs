@@ -53,6 +53,7 @@ pub struct TpmRc(u32);
 /// TPM_RC base codes this module acts on.
 pub(super) const TPM_RC_HANDLE: u32 = 0x08B;
 pub(super) const TPM_RC_NV_UNINITIALIZED: u32 = 0x14A;
+pub(super) const TPM_RC_POLICY_FAIL: u32 = 0x09D;
 const TPM_RC_YIELDED: u32 = 0x908;
 const TPM_RC_TESTING: u32 = 0x90A;
 const TPM_RC_RETRY: u32 = 0x922;

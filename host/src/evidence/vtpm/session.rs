@@ -117,3 +117,32 @@ pub(super) fn trial_policy_pcr(
         run(ctx, Command::plain("PolicyGetDigest"), |ctx| ctx.policy_get_digest(policy))
     })
 }
+
+/// Runs `f` with a policy session in which PolicyPCR over `selection` has been run with the PCRs'
+/// current values (an empty digest makes the TPM take them), flushed afterwards.
+pub(super) fn with_policy_pcr<T>(
+    ctx: &mut Context,
+    selection: &PcrSelectionList,
+    f: impl FnOnce(&mut Context, AuthSession) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let start = Command::plain("StartAuthSession");
+    let session = run(ctx, start, |ctx| {
+        ctx.start_auth_session(
+            None,
+            None,
+            None,
+            SessionType::Policy,
+            SymmetricDefinition::Null,
+            HashingAlgorithm::Sha256,
+        )
+    })?
+    .ok_or(Error::UnexpectedResponse { command: start, reason: "no session handle".to_owned() })?;
+    let policy =
+        PolicySession::try_from(session).map_err(|source| Error::Library { command: start, source })?;
+    with_flushed(ctx, SessionHandle::from(policy).into(), |ctx, _| {
+        run(ctx, Command::plain("PolicyPCR"), |ctx| {
+            ctx.policy_pcr(policy, Digest::default(), selection.clone())
+        })?;
+        f(ctx, session)
+    })
+}
