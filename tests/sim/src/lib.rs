@@ -11,6 +11,8 @@
 //!   run time) behind the paravisor, which serves HCL reports for SEV-SNP or TDX.
 //! * [`environment`]: what `cvm-attest-sim up` runs: the CVM and IMDS, and the files (a
 //!   cvm-attest configuration trusting the test roots) and the variables pointing at them.
+//! * [`maa`]: a Microsoft Azure Attestation compatible service: attestation routes appraising with
+//!   the project's own code, RS256 tokens, the AzureGuest envelope, `/certs`, fault injection.
 //! * [`imds`]: the Instance Metadata Service on loopback: THIM's VCEK chain, `/acc/tdquote`, the
 //!   instance metadata (region), with IMDS's request rules.
 
@@ -18,6 +20,7 @@ pub mod cvm;
 pub mod environment;
 pub mod hcl;
 pub mod imds;
+pub mod maa;
 pub mod paravisor;
 pub mod pki;
 pub mod snp;
