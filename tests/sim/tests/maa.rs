@@ -513,6 +513,15 @@ fn guest_token(client: &Client, service: &MaaService, request: &Value) -> String
     json_of(response)["token"].as_str().expect("a token").to_owned()
 }
 
+/// What cvm-attest does with an AzureGuest answer (`cvm_attest::maa::envelope`), the inner key
+/// unwrapped in software here rather than in the vTPM.
+fn client_opens(token: &str, ephemeral: &RsaPrivateKey) -> Result<String, cvm_attest::maa::envelope::Error> {
+    let envelope = cvm_attest::maa::envelope::Envelope::parse(token)?;
+    let inner =
+        ephemeral.decrypt(rsa::Pkcs1v15Encrypt, envelope.encrypted_inner_key()).expect("RSAES-PKCS1-v1_5");
+    envelope.open(&inner)
+}
+
 #[test]
 fn an_azure_guest_token_is_encrypted_to_the_ephemeral_key() {
     let service = start_test_pki();
@@ -521,6 +530,7 @@ fn an_azure_guest_token_is_encrypted_to_the_ephemeral_key() {
     assert!(token.split('.').count() == 1, "an envelope, not a JWS");
     let (_, ephemeral) = guest_keys();
     let jwt = envelope::open(&token, ephemeral).expect("the ephemeral key opens it");
+    assert_eq!(client_opens(&token, ephemeral).expect("cvm-attest's own client opens it"), jwt);
     let token = jws(&jwt);
     assert!(verifies(&token, &published_key(&client, &service, service.kid())));
     let claims = &token.claims;
@@ -749,6 +759,7 @@ fn fault_tampered_envelope_tag() {
     let request = simulated_guest_request(b"n");
     let tampered = guest_token(&client, &service, &request);
     assert!(matches!(envelope::open(&tampered, ephemeral), Err(envelope::EnvelopeError::Authentication)));
+    assert!(matches!(client_opens(&tampered, ephemeral), Err(cvm_attest::maa::envelope::Error::Tag)));
     let token = guest_token(&client, &service, &request);
     assert!(envelope::open(&token, ephemeral).is_ok(), "then intact again");
 }
