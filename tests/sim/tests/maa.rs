@@ -12,7 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cvm_attest_formats::time::DateTime;
 use cvm_attest_sim::hcl::{self, RsaPublic, RuntimeClaims};
 use cvm_attest_sim::maa::{Armed, Fault, MaaConfig, MaaService, Times, WRONG_ISSUER, envelope};
-use cvm_attest_sim::{pki, snp};
+use cvm_attest_sim::{pki, snp, tdx};
 use reqwest::blocking::{Client, Response};
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;
@@ -390,6 +390,54 @@ fn the_real_sev_snp_vm_request_gets_maa_s_claims() {
     assert!(spec["parameters"]["body"].get("nonce").is_none());
     maa.remove("nonce");
     assert_eq!(Value::Object(ours), Value::Object(maa));
+}
+
+#[test]
+fn a_simulated_tdx_vm_request_gets_a_tdxvm_token() {
+    let service = start_test_pki();
+    let client = client();
+    let runtime = simulated_snp_request("").1; // the same runtime claims, bound by a TD quote
+    let quote = tdx::td_quote(&tdx::td_report(hcl::report_data(&runtime), [0x7d; 48], [[0; 48]; 4]));
+    let request = json!({
+        "quote": URL_SAFE_NO_PAD.encode(&quote),
+        "runtimeData": {"data": URL_SAFE_NO_PAD.encode(&runtime), "dataType": "JSON"},
+        "nonce": "tdx-nonce",
+    });
+    let response = post(
+        &client,
+        format!("{}/attest/TdxVm?api-version=2023-04-01-preview", service.base_url()),
+        &request,
+    );
+    assert_eq!(response.status(), 200, "{:?}", response.text());
+    let token = jws(json_of(response)["token"].as_str().expect("a token"));
+    assert!(verifies(&token, &published_key(&client, &service, service.kid())));
+    let claims = &token.claims;
+    assert_eq!(claims["x-ms-attestation-type"], "tdxvm");
+    assert_eq!(claims["tdx_mrtd"], hex::encode([0x7d; 48]));
+    assert_eq!(claims["nonce"], "tdx-nonce");
+    assert_eq!(claims["x-ms-runtime"], serde_json::from_slice::<Value>(&runtime).expect("JSON"));
+    // Key by key against MAA's real TdxVm token (sharedwus, 2026): all but its EAT profile claims,
+    // and `attester_tcb_status`, which needs Intel's collateral (none configured here).
+    let real =
+        jws(include_str!("../../../formats/testdata/maa/sharedwus-tdxvm-token-2026-10-08.jwt").trim()).claims;
+    let missing: Vec<String> = keys(&real).into_iter().filter(|key| claims.get(key).is_none()).collect();
+    assert_eq!(missing, ["attester_tcb_status", "dbgstat", "eat_profile", "intuse"]);
+    // That token's request had no runtime data or nonce; this one has both.
+    let extra: Vec<String> = keys(claims).into_iter().filter(|key| real.get(key).is_none()).collect();
+    assert_eq!(extra, ["nonce", "x-ms-runtime"]);
+    // A quote of another TD report does not bind these runtime claims.
+    let other = tdx::td_quote(&tdx::td_report([0x11; 64], [0x7d; 48], [[0; 48]; 4]));
+    let request = json!({
+        "quote": URL_SAFE_NO_PAD.encode(&other),
+        "runtimeData": {"data": URL_SAFE_NO_PAD.encode(&runtime), "dataType": "JSON"},
+    });
+    let (status, _, message) = error_of(post(
+        &client,
+        format!("{}/attest/TdxVm?api-version=2025-06-01", service.base_url()),
+        &request,
+    ));
+    assert_eq!(status, 400);
+    assert!(message.contains("`hcl-binding`"), "{message}");
 }
 
 /// The keys of the simulated AzureGuest requests: the AK and the ephemeral key, made once.
