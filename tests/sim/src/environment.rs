@@ -1,9 +1,10 @@
-//! Everything `cvm-attest-sim up` starts, in one value: the simulated CVM's vTPM ([`Cvm`]) and its
-//! IMDS ([`Imds`]) on free loopback ports, and the files that point cvm-attest at them, in one
-//! directory:
+//! Everything `cvm-attest-sim up` starts, in one value: the simulated CVM's vTPM ([`Cvm`]), its IMDS
+//! ([`Imds`]) and an MAA-compatible service ([`MaaService`], HTTPS) on free loopback ports, and the
+//! files that point cvm-attest at them, in one directory:
 //!
 //! * `config.toml`: a cvm-attest configuration whose `[trust_anchors]` are the simulated platform's
 //!   test roots (`anchors/NAME.pem`), for `cvm-attest --config … verify`;
+//! * `tls-ca.pem`: the CA of the MAA service's TLS certificate;
 //! * `swtpm/`: swtpm's state and log;
 //! * `env`: the variables as `export NAME='value'` lines, written last, once everything listens.
 //!
@@ -19,6 +20,8 @@ use serde::Serialize;
 
 use crate::cvm::{Cvm, CvmError, CvmOptions, Tee};
 use crate::imds::{Imds, ImdsConfig};
+use crate::maa::{self, MaaConfig, MaaService};
+use crate::pki;
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -45,17 +48,19 @@ pub enum EnvironmentError {
     Cvm(#[from] CvmError),
     #[error("starting the simulated IMDS failed: {0}")]
     Imds(io::Error),
+    #[error("starting the simulated MAA failed: {0}")]
+    Maa(#[from] maa::Error),
 }
 
 /// A running simulated environment; see the module documentation.
 #[derive(Debug)]
 pub struct Environment {
     // Dropped in this order: the services, the vTPM, then the directory.
-    // TODO(issue 13, MAA): the MAA-compatible service (`crate::maa::MaaService`, with
-    // `MaaConfig::test_pki()`) goes here, first, with its TLS CA written to `tls-ca.pem`.
+    maa: MaaService,
     imds: Imds,
     cvm: Cvm,
     config: PathBuf,
+    ca_file: PathBuf,
     dir: WorkDir,
 }
 
@@ -82,14 +87,14 @@ struct SimConfig<'a> {
 }
 
 impl Environment {
-    /// Starts the CVM and IMDS and writes the files; see the module documentation.
+    /// Starts the CVM, IMDS and MAA and writes the files; see the module documentation.
     pub fn start(options: EnvironmentOptions) -> Result<Environment, EnvironmentError> {
         let dir = work_dir(options.dir.as_deref())?;
         let root = dir.path().to_owned();
         // A kept directory's `env` is an earlier run's: whoever waits for it must not take that one.
         let env_file = root.join("env");
         let _ = std::fs::remove_file(&env_file);
-        let config = write_files(&root, options.tee)?;
+        let (config, ca_file) = write_files(&root, options.tee)?;
         let cvm = Cvm::start(
             options.tee,
             CvmOptions { state_dir: Some(root.join("swtpm")), ..CvmOptions::default() },
@@ -102,19 +107,23 @@ impl Environment {
             ..defaults
         })
         .map_err(EnvironmentError::Imds)?;
-        let environment = Environment { imds, cvm, config, dir };
+        // It trusts the test roots of both platforms, as a shared MAA instance trusts AMD's and Intel's.
+        let maa = MaaService::start(MaaConfig::test_pki()?)?;
+        let environment = Environment { maa, imds, cvm, config, ca_file, dir };
         write_atomically(&env_file, environment.shell_lines().as_bytes())?;
         Ok(environment)
     }
 
     /// The variables that point cvm-attest at this environment, in the order printed:
-    /// `CVM_ATTEST_TCTI`, `CVM_ATTEST_IMDS_URL` and, last, `CVM_ATTEST_SIM_CONFIG`.
+    /// `CVM_ATTEST_TCTI`, `CVM_ATTEST_IMDS_URL`, `CVM_ATTEST_MAA_URL`, `CVM_ATTEST_CA_FILE`,
+    /// `CVM_ATTEST_SIM_MAA_ADMIN_URL` (MAA's fault injection) and, last, `CVM_ATTEST_SIM_CONFIG`.
     pub fn variables(&self) -> Vec<(&'static str, String)> {
-        // TODO(issue 13, MAA): CVM_ATTEST_MAA_URL, CVM_ATTEST_CA_FILE and the fault injection URL
-        // CVM_ATTEST_SIM_MAA_ADMIN_URL, once the MAA-compatible service is started here.
         vec![
             ("CVM_ATTEST_TCTI", self.cvm.tcti()),
             ("CVM_ATTEST_IMDS_URL", self.imds.url()),
+            ("CVM_ATTEST_MAA_URL", self.maa.base_url().to_owned()),
+            ("CVM_ATTEST_CA_FILE", self.ca_file.display().to_string()),
+            ("CVM_ATTEST_SIM_MAA_ADMIN_URL", self.maa.admin_url().to_owned()),
             ("CVM_ATTEST_SIM_CONFIG", self.config.display().to_string()),
         ]
     }
@@ -134,6 +143,10 @@ impl Environment {
 
     pub fn imds(&self) -> &Imds {
         &self.imds
+    }
+
+    pub fn maa(&self) -> &MaaService {
+        &self.maa
     }
 
     /// The cvm-attest configuration file trusting the test roots.
@@ -162,8 +175,9 @@ fn work_dir(given: Option<&Path>) -> Result<WorkDir, EnvironmentError> {
     path.canonicalize().map(WorkDir::Given).map_err(failed)
 }
 
-/// Writes the trust anchors and the configuration naming them; returns the configuration's path.
-fn write_files(root: &Path, tee: Tee) -> Result<PathBuf, EnvironmentError> {
+/// Writes the trust anchors, the configuration naming them and the TLS CA; returns the paths of
+/// the configuration and the CA.
+fn write_files(root: &Path, tee: Tee) -> Result<(PathBuf, PathBuf), EnvironmentError> {
     let anchors_dir = root.join("anchors");
     std::fs::create_dir_all(&anchors_dir)
         .map_err(|source| EnvironmentError::Dir { path: anchors_dir.clone(), source })?;
@@ -183,7 +197,9 @@ fn write_files(root: &Path, tee: Tee) -> Result<PathBuf, EnvironmentError> {
     );
     let config_path = root.join("config.toml");
     write_atomically(&config_path, text.as_bytes())?;
-    Ok(config_path)
+    let ca_file = root.join("tls-ca.pem");
+    write_atomically(&ca_file, pki::TLS_CA_PEM.as_bytes())?;
+    Ok((config_path, ca_file))
 }
 
 /// Writes `path` whole or not at all (a sibling temporary file, renamed), so that a reader polling

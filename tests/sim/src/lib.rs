@@ -9,8 +9,8 @@
 //! * [`swtpm`]: a private swtpm process on free loopback ports, killed on drop.
 //! * [`cvm`]: the CVM's vTPM assembled: swtpm provisioned like Azure's (AK, AK certificate issued at
 //!   run time) behind the paravisor, which serves HCL reports for SEV-SNP or TDX.
-//! * [`environment`]: what `cvm-attest-sim up` runs: the CVM and IMDS, and the files (a
-//!   cvm-attest configuration trusting the test roots) and the variables pointing at them.
+//! * [`environment`]: what `cvm-attest-sim up` runs: the CVM, IMDS and MAA, and the files (a
+//!   cvm-attest configuration trusting the test roots, the TLS CA) and the variables pointing at them.
 //! * [`maa`]: a Microsoft Azure Attestation compatible service: attestation routes appraising with
 //!   the project's own code, RS256 tokens, the AzureGuest envelope, `/certs`, fault injection.
 //! * [`imds`]: the Instance Metadata Service on loopback: THIM's VCEK chain, `/acc/tdquote`, the

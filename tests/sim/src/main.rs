@@ -31,15 +31,18 @@ const LONG_ABOUT: &str = "\
 A simulated Azure confidential VM on loopback, for trying and testing cvm-attest without Azure.
 
 It starts swtpm behind a simulated paravisor vTPM (the AK at 0x81000003, its certificate at 0x01C101D0,
-HCL reports at 0x01400001 made afresh after each write to 0x01400002) and a simulated IMDS (THIM, TD
-quotes, the region), each on a free port of 127.0.0.1. Reports, quotes and certificates are signed by
-the TEST PKI of tests/sim/testdata/pki, which cvm-attest trusts only when told to: through the
-configuration file it writes (CVM_ATTEST_SIM_CONFIG).
+HCL reports at 0x01400001 made afresh after each write to 0x01400002), a simulated IMDS (THIM, TD
+quotes, the region) and an MAA-compatible service (HTTPS), each on a free port of 127.0.0.1. Reports,
+quotes, certificates and tokens are signed by the TEST PKI of tests/sim/testdata/pki, which cvm-attest
+trusts only when told to: through the configuration file it writes (CVM_ATTEST_SIM_CONFIG).
 
 Variables (each `export NAME='value'`):
-  CVM_ATTEST_TCTI        the vTPM, for `--tpm` (cvm-attest reads the variable itself)
-  CVM_ATTEST_IMDS_URL    IMDS, for `--imds` (read by cvm-attest too)
-  CVM_ATTEST_SIM_CONFIG  a cvm-attest configuration trusting the test roots, for `--config`";
+  CVM_ATTEST_TCTI               the vTPM, for `--tpm` (cvm-attest reads the variable itself)
+  CVM_ATTEST_IMDS_URL           IMDS, for `--imds` (read by cvm-attest too)
+  CVM_ATTEST_MAA_URL            the MAA-compatible service, for `-a`
+  CVM_ATTEST_CA_FILE            the CA of its TLS certificate, for `--ca-file`
+  CVM_ATTEST_SIM_MAA_ADMIN_URL  its fault injection (GET, POST, DELETE /faults)
+  CVM_ATTEST_SIM_CONFIG         a cvm-attest configuration trusting the test roots, for `--config`";
 
 const UP_AFTER: &str = "\
 `up` prints the variables once everything listens (CVM_ATTEST_SIM_CONFIG last), writes them to
@@ -95,7 +98,7 @@ struct SimArgs {
     /// The confidential VM's TEE: AMD SEV-SNP (Milan) or Intel TDX
     #[arg(long, value_enum, default_value_t = TeeArg::Snp)]
     tee: TeeArg,
-    /// Write the files (config.toml, anchors/, swtpm/, env) to DIR, created if missing
+    /// Write the files (config.toml, anchors/, tls-ca.pem, swtpm/, env) to DIR, created if missing
     /// and kept on exit, instead of a temporary directory removed on exit
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,

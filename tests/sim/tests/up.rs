@@ -3,7 +3,8 @@
 //! `run` gives a command those variables and exits with its status.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -93,7 +94,17 @@ fn up_prints_working_variables_and_sigterm_leaves_nothing_behind() {
         .expect("start cvm-attest-sim up");
     let variables = read_variables(&mut sim);
     let names: Vec<&str> = variables.keys().map(String::as_str).collect();
-    assert_eq!(names, ["CVM_ATTEST_IMDS_URL", "CVM_ATTEST_SIM_CONFIG", "CVM_ATTEST_TCTI"]);
+    assert_eq!(
+        names,
+        [
+            "CVM_ATTEST_CA_FILE",
+            "CVM_ATTEST_IMDS_URL",
+            "CVM_ATTEST_MAA_URL",
+            "CVM_ATTEST_SIM_CONFIG",
+            "CVM_ATTEST_SIM_MAA_ADMIN_URL",
+            "CVM_ATTEST_TCTI"
+        ]
+    );
 
     // The vTPM answers through the TCTI with an SEV-SNP HCL report.
     let mut vtpm = Vtpm::open(&variables["CVM_ATTEST_TCTI"]).expect("open the printed TCTI");
@@ -109,6 +120,15 @@ fn up_prints_working_variables_and_sigterm_leaves_nothing_behind() {
     let anchors: Vec<&str> = config.trust_anchors.keys().map(String::as_str).collect();
     assert_eq!(anchors, ["amd-ark-milan", "amd-ask-milan", "azure-vtpm-intermediate", "azure-vtpm-root"]);
     assert!(config.trust_anchors.values().all(|path| path.is_file()));
+    assert!(Path::new(&variables["CVM_ATTEST_CA_FILE"]).is_file());
+    assert!(variables["CVM_ATTEST_MAA_URL"].starts_with("https://127.0.0.1:"));
+    // MAA's fault injection answers (plain HTTP, so a socket will do).
+    let admin = variables["CVM_ATTEST_SIM_MAA_ADMIN_URL"].strip_prefix("http://").expect("an http URL");
+    let mut socket = TcpStream::connect(admin).expect("connect to MAA's admin listener");
+    socket.write_all(b"GET /faults HTTP/1.1\r\nHost: sim\r\nConnection: close\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let dir = Path::new(&variables["CVM_ATTEST_SIM_CONFIG"]).parent().expect("its directory").to_owned();
     assert!(dir.join("env").is_file());
 
@@ -151,7 +171,7 @@ fn run_keeps_a_given_dir_and_says_when_the_command_is_missing() {
         .status()
         .expect("run cvm-attest-sim run");
     assert!(status.success());
-    for file in ["config.toml", "env", "anchors/azure-vtpm-root.pem", "swtpm/swtpm.log"] {
+    for file in ["config.toml", "env", "tls-ca.pem", "anchors/azure-vtpm-root.pem", "swtpm/swtpm.log"] {
         assert!(kept.join(file).is_file(), "{file} is kept in --dir");
     }
     let env = std::fs::read_to_string(kept.join("env")).expect("env");
