@@ -70,6 +70,25 @@ fn alive(pid: u32, name: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| stat.contains(&format!("({name})")))
 }
 
+/// `cvm-attest-sim up`, stopped with SIGTERM (then SIGKILL) if the test ends without stopping it,
+/// so that a failing test leaves no simulator (and no swtpm) running.
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let pid = rustix::process::Pid::from_child(&self.0);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
     let deadline = Instant::now() + timeout;
     loop {
@@ -86,13 +105,13 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
 
 #[test]
 fn up_prints_working_variables_and_sigterm_leaves_nothing_behind() {
-    let mut sim = Command::new(SIM)
+    let mut sim = Up(Command::new(SIM)
         .args(["up", "--tee", "snp", "--location", "westeurope"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start cvm-attest-sim up");
-    let variables = read_variables(&mut sim);
+        .expect("start cvm-attest-sim up"));
+    let variables = read_variables(&mut sim.0);
     let names: Vec<&str> = variables.keys().map(String::as_str).collect();
     assert_eq!(
         names,
@@ -132,11 +151,11 @@ fn up_prints_working_variables_and_sigterm_leaves_nothing_behind() {
     let dir = Path::new(&variables["CVM_ATTEST_SIM_CONFIG"]).parent().expect("its directory").to_owned();
     assert!(dir.join("env").is_file());
 
-    let swtpm = children_named(sim.id(), "swtpm");
+    let swtpm = children_named(sim.0.id(), "swtpm");
     assert_eq!(swtpm.len(), 1, "one swtpm of its own");
-    let pid = rustix::process::Pid::from_child(&sim);
+    let pid = rustix::process::Pid::from_child(&sim.0);
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
-    let status = wait_with_timeout(&mut sim, Duration::from_secs(30));
+    let status = wait_with_timeout(&mut sim.0, Duration::from_secs(30));
     assert!(status.success(), "stopped by SIGTERM, it exits 0: {status}");
     assert!(!alive(swtpm[0], "swtpm"), "swtpm {} was killed and reaped", swtpm[0]);
     assert!(!dir.exists(), "{} was removed", dir.display());
