@@ -1,6 +1,9 @@
 //! The one place the service verifies evidence: the project's own reader and appraisal
-//! (`EvidenceBundle::from_maa_request`, `appraise::appraise`), never a second implementation. MAA
-//! checks no nonce (it echoes it), so none is expected here either.
+//! (`EvidenceBundle::from_maa_request`, `appraise::appraise`), never a second implementation.
+//!
+//! The expected nonce is the one the request claims, where the evidence can bind it: an AzureGuest
+//! request's `ClientPayload.nonce` must be what the vTPM quoted (see [`expected_nonce`]). A
+//! SevSnpVm/TdxVm `nonce` is only echoed, as MAA does.
 
 use std::collections::BTreeMap;
 
@@ -45,7 +48,7 @@ pub(super) fn appraise(
         Collateral::from_named(trust.collateral.iter().map(|(name, data)| (name.as_str(), data.as_slice())))
             .map_err(|e| MaaError::new(500, "InternalServerError", e.to_string()))?;
     let policy = appraise::Policy {
-        expected_nonce: None,
+        expected_nonce: expected_nonce(kind, &bundle),
         anchors: &trust.anchors,
         collateral,
         at: trust.judge_at.as_ref().unwrap_or(now),
@@ -61,6 +64,25 @@ pub(super) fn appraise(
         MaaError::invalid_parameter("Attestation failed: the appraisal produced no claims".to_owned())
     })?;
     Ok(Appraised { bundle, steps: appraisal.steps, claims })
+}
+
+/// The nonce appraisal expects for a request of `kind`, read as `bundle`.
+///
+/// AzureGuest: the request's own `ClientPayload.nonce` (the bundle's `nonce`). MAA echoes it as
+/// `x-ms-runtime.client-payload`, and a relying party takes that echo as proof of freshness, so a
+/// request that claims a nonce must have it bound (`vtpm-quote-nonce`: the quote's extraData; and,
+/// with a fresh report, `report-user-data`): a token must never echo a nonce the vTPM did not quote.
+/// A request without one expects none (MAA's own example request has no nonce and an empty
+/// extraData).
+///
+/// SevSnpVm and TdxVm: none. Their `nonce` member is not part of the hardware evidence (the report's
+/// report_data binds the runtime claims, not it), and MAA only echoes it as the `nonce` claim; so
+/// does this (`claims.rs`), leaving it unchecked.
+fn expected_nonce(kind: MaaRequest, bundle: &EvidenceBundle) -> Option<&[u8]> {
+    match kind {
+        MaaRequest::AzureGuest => bundle.nonce.as_deref(),
+        MaaRequest::SevSnpVm | MaaRequest::TdxVm => None,
+    }
 }
 
 /// The steps as `name=status` pairs, for the `x-cvm-attest-sim-steps` header: what was checked, and
