@@ -11,3 +11,4 @@ pub mod pipeline;
 pub mod plugins;
 pub mod render;
 pub mod text;
+pub mod token;

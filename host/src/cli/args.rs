@@ -42,6 +42,9 @@ pub enum Command {
     /// List, inspect and run plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Show or verify an MAA token (JWT)
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +179,76 @@ pub struct VerifyArgs {
     /// an output-format plugin
     #[arg(short, long, value_name = "FORMAT", default_value = "text")]
     pub output: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a token's header and claims, its times readably. Decoding is not verifying: nothing is
+    /// checked
+    Decode {
+        /// The token, a file holding it or MAA's answer {"token": …}; - reads stdin
+        token: String,
+        /// `text` or `json` (schema cvm-attest/token-decode/v1)
+        #[arg(short, long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Verify a token: RS256 signature by a key of the expected issuer, the issuer, the lifetime
+    /// and the nonce
+    Verify(TokenVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenVerifyArgs {
+    /// The token, a file holding it or MAA's answer {"token": …}; - reads stdin
+    pub token: String,
+
+    /// The MAA instance the token must come from, e.g. https://sharedeus2.eus2.attest.azure.net; its
+    /// keys are fetched from it [default: the MAA endpoint in CVM_ATTEST_MAA_URL; without it, refused:
+    /// the token's own iss and jku are never trusted]
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// The issuer's keys: a JWKS file (a saved answer of ISSUER/certs; no network is used) or a JWKS
+    /// URL [default: the jwks_uri of the issuer's OpenID metadata]
+    #[arg(long, value_name = "FILE|URL")]
+    pub jwks: Option<String>,
+
+    /// Judge exp, nbf and iat as of this time (RFC 3339) instead of now, to verify an old token as of
+    /// its day
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub at: Option<DateTime>,
+
+    /// The nonce the relying party issued, as text (UTF-8): an azurevm token must carry its base64 as
+    /// x-ms-runtime.client-payload.nonce, a platform token (sevsnpvm, tdxvm) it as nonce
+    #[arg(short = 'n', long, value_name = "TEXT", conflicts_with = "nonce_hex")]
+    pub nonce: Option<String>,
+
+    /// The same as hex digits, for binary nonces (conflicts with --nonce)
+    #[arg(long, value_name = "HEX", value_parser = parse_hex)]
+    pub nonce_hex: Option<HexBytes>,
+
+    /// Clock difference allowed between the issuer and this machine, in seconds (at most 3600)
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::token::DEFAULT_SKEW_SECONDS,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub skew: u64,
+
+    /// PEM certificates to trust as TLS roots besides the system's, for a test or private CA
+    #[arg(long, value_name = "FILE", env = "CVM_ATTEST_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// `text` (a summary) or `json` (schema cvm-attest/token-verification/v1, with the claims)
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+impl TokenVerifyArgs {
+    pub fn nonce_bytes(&self) -> Option<Vec<u8>> {
+        match (&self.nonce, &self.nonce_hex) {
+            (Some(text), _) => Some(text.as_bytes().to_vec()),
+            (None, Some(HexBytes(bytes))) => Some(bytes.clone()),
+            (None, None) => None,
+        }
+    }
 }
 
 fn parse_time(text: &str) -> Result<DateTime, String> {

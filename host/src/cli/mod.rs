@@ -10,6 +10,7 @@ mod args;
 mod evidence;
 mod plugin;
 mod resolve;
+mod token;
 mod verify;
 
 use std::io::{IsTerminal, Write};
@@ -57,6 +58,7 @@ fn is_environment(err: &anyhow::Error) -> bool {
         e.downcast_ref::<vtpm::Error>().is_some_and(vtpm::Error::is_environment)
             || e.downcast_ref::<imds::Error>().is_some_and(imds::Error::is_environment)
             || e.downcast_ref::<collect::Error>().is_some_and(collect::Error::is_environment)
+            || e.downcast_ref::<crate::token::Error>().is_some_and(crate::token::Error::is_environment)
     })
 }
 
@@ -79,6 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evidence(cmd) => evidence::run(cmd),
         Command::Verify(args) => verify::run(&args, &config, &search_path(&config, &cli.plugin_dirs)),
         Command::Plugin(cmd) => plugin::run(cmd, &config, &search_path(&config, &cli.plugin_dirs)),
+        Command::Token(cmd) => token::run(cmd, &config),
     }
 }
 

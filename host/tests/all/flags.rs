@@ -15,6 +15,17 @@ const CHECK: &str = "claim-equals=examples/checks/sevsnp-cvm.json";
 /// AMD's Milan CRL, current from 2026-06-22 to 2026-08-08; it revokes nothing of ours.
 const AMD_CRL: &str = "amd-crl=formats/testdata/crl/milan-vcek-crl-2026-06-22.der";
 const NO_TPM: &str = "swtpm:host=127.0.0.1,port=1";
+/// A real MAA token, the instance that issued it, its keys, and a time within its lifetime.
+const TOKEN: &str = "host/testdata/token/sharedwus-sgx-token-2022-05-31.jwt";
+const ISSUER: &str = "https://sharedwus.wus.attest.azure.net";
+const JWKS: &str = "host/testdata/token/sharedwus-certs-2022-05-31.json";
+const TOKEN_DAY: &str = "2022-05-31T23:00:00Z";
+/// `token verify` of [`TOKEN`], offline, as of its day.
+macro_rules! verify_token {
+    ($($arg:expr),* $(,)?) => {
+        &["token", "verify", TOKEN, "--issuer", ISSUER, "--jwks", JWKS, "--at", TOKEN_DAY, $($arg),*]
+    };
+}
 
 /// One run: arguments (`{dir}`, `{tmp}` and `{cfg}` are substituted), what stdin holds, the exit status.
 struct Row {
@@ -272,6 +283,54 @@ const ROWS: &[Row] = &[
     row(&["plugin", "pin"], 0),
     row(&["plugin", "pin", "claim-equals", "summary"], 0),
     row(&["plugin", "pin", "no-such-plugin"], 2),
+    // token decode
+    row(&["token", "decode", TOKEN], 0),
+    row(&["token", "decode", TOKEN, "-o", "json"], 0),
+    row(&["token", "decode", TOKEN, "--output", "text"], 0),
+    row(&["token", "decode", TOKEN, "-o", "yaml"], 2),
+    piped(&["token", "decode", "-"], TOKEN, 0),
+    row(&["token", "decode", "{tmp}/missing.jwt"], 2),
+    row(&["token", "decode", "README.md"], 2),
+    // token verify (offline: the token's own JWKS; fetching is tested in token.rs)
+    row(verify_token!(), 0),
+    piped(&["token", "verify", "-", "--issuer", ISSUER, "--jwks", JWKS, "--at", TOKEN_DAY], TOKEN, 0),
+    row(&["token", "verify", "{tmp}/missing.jwt", "--issuer", ISSUER, "--jwks", JWKS], 2),
+    row(&["token", "verify", TOKEN, "--issuer", ISSUER, "--jwks", JWKS], 1),
+    row(&["token", "verify", TOKEN, "--jwks", JWKS, "--at", TOKEN_DAY], 2),
+    row(&["token", "verify", TOKEN, "--issuer", "https://sharedweu.weu.attest.azure.net", "--jwks", JWKS], 1),
+    row(&["token", "verify", TOKEN, "--issuer", "not a url", "--jwks", JWKS], 2),
+    row(&["token", "verify", TOKEN, "--issuer", ISSUER, "--jwks", "{tmp}/missing.json"], 2),
+    row(
+        &[
+            "token",
+            "verify",
+            TOKEN,
+            "--issuer",
+            ISSUER,
+            "--jwks",
+            "http://127.0.0.1:1/certs",
+            "--at",
+            TOKEN_DAY,
+        ],
+        3,
+    ),
+    row(&["token", "verify", TOKEN, "--issuer", ISSUER, "--jwks", JWKS, "--at", "2026-12-01T00:00:00Z"], 1),
+    row(&["token", "verify", TOKEN, "--issuer", ISSUER, "--jwks", JWKS, "--at", "yesterday"], 2),
+    row(verify_token!("--nonce", "challenge"), 1),
+    row(verify_token!("-n", "challenge"), 1),
+    row(verify_token!("--nonce-hex", NONCE_HEX), 1),
+    row(verify_token!("--nonce-hex", "not-hex"), 2),
+    row(verify_token!("--nonce", "challenge", "--nonce-hex", NONCE_HEX), 2),
+    row(verify_token!("--skew", "0"), 0),
+    row(verify_token!("--skew", "3600"), 0),
+    row(verify_token!("--skew", "3601"), 2),
+    row(verify_token!("--skew", "-1"), 2),
+    row(verify_token!("--ca-file", "tests/sim/testdata/pki/tls-test-ca.pem"), 0),
+    row(verify_token!("--ca-file", "README.md"), 2),
+    row(verify_token!("--ca-file", "{tmp}/missing.pem"), 2),
+    row(verify_token!("-o", "json"), 0),
+    row(verify_token!("--output", "text"), 0),
+    row(verify_token!("-o", "yaml"), 2),
 ];
 
 #[test]
@@ -292,6 +351,7 @@ fn every_flag_of_every_command_runs_without_a_panic_and_with_its_exit_status() {
             cmd.env("CVM_ATTEST_CONFIG", &config);
         }
         cmd.args(&args).env_remove("CVM_ATTEST_TCTI").env_remove("CVM_ATTEST_IMDS_URL");
+        cmd.env_remove("CVM_ATTEST_MAA_URL").env_remove("CVM_ATTEST_CA_FILE");
         cmd.stdin(match row.stdin {
             Some(file) => Stdio::from(std::fs::File::open(repo_root().join(file)).expect("stdin file")),
             None => Stdio::null(),

@@ -17,6 +17,7 @@ mod shipped;
 mod snapshots;
 mod support;
 mod swtpm;
+mod token;
 mod verdicts;
 mod verify;
 mod vtpm;
