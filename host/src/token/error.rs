@@ -8,10 +8,11 @@ use super::jwks::JwksError;
 /// Untrusted text (a claim, a header member) quoted in a message: at most this many bytes of it.
 const QUOTE_BYTES: usize = 120;
 
-/// `text` as a quoted string, cut to [`QUOTE_BYTES`]. Terminal safety is the printer's job.
+/// `text` as a quoted string, cut to [`QUOTE_BYTES`], with nothing that could drive a terminal.
 pub(crate) fn quote(text: &str) -> String {
     let cut = crate::text::prefix(text, QUOTE_BYTES);
-    if cut.len() < text.len() { format!("{cut:?}…") } else { format!("{cut:?}") }
+    let quoted = crate::text::sanitize(&format!("{cut:?}")).into_owned();
+    if cut.len() < text.len() { format!("{quoted}…") } else { quoted }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -85,7 +85,11 @@ impl Http {
     pub fn jwks_uri(&self, issuer: &Issuer) -> Result<Url, FetchError> {
         let url = issuer.metadata_url();
         let body = self.get(&url, MAX_METADATA_BYTES)?;
-        let bad = |reason: String| FetchError::BadAnswer { url: url.to_string(), reason };
+        // The reasons quote the service's answer.
+        let bad = |reason: String| FetchError::BadAnswer {
+            url: url.to_string(),
+            reason: crate::text::truncate(crate::text::sanitize(&reason).into_owned(), 300),
+        };
         let metadata = cvm_attest_formats::json::value_from_slice(&body)
             .map_err(|e| bad(format!("not JSON OpenID metadata ({e})")))?;
         if let Some(named) = metadata.get("issuer")
