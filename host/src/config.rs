@@ -4,6 +4,8 @@
 //! plugin_dir = "/etc/cvm-attest/plugins"   # searched after --plugin-dir and CVM_ATTEST_PLUGIN_PATH
 //! require_pinned = true                     # refuse plugins without a pinned digest
 //! cache_dir = "/var/cache/cvm-attest"       # compiled-code cache ("" disables it)
+//! maa_url = "https://sharedkrc.krc.attest.azure.net"  # MAA instance when -a is not given
+//!                                           # (default: the shared instance of the VM's region)
 //!
 //! [trust_anchors]                          # replace a verifier's built-in roots (all of them)
 //! amd-ark-milan = "/etc/cvm-attest/ark.pem"
@@ -42,6 +44,8 @@ pub struct Config {
     #[serde(default)]
     pub require_pinned: bool,
     pub cache_dir: Option<PathBuf>,
+    /// The MAA instance to attest with when `-a` is not given (`maa::endpoint::resolve`).
+    pub maa_url: Option<crate::maa::endpoint::Endpoint>,
     /// Named PEM files that replace a verifier's built-in trust anchors (`amd-ark-milan`, …).
     #[serde(default)]
     pub trust_anchors: BTreeMap<String, PathBuf>,
@@ -146,6 +150,8 @@ mod tests {
         assert!(err.contains("allow_everything"), "{err}");
         let err = load("require_pinned = true\n[plugins.x]\nsha256 = 12 34\n").unwrap_err().to_string();
         assert!(err.contains("line 3, column"), "{err}");
+        let err = load("maa_url = \"ftp://maa.example\"\n").unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("ftp://"), "checked where written: {err}");
         let err = load("[trust_anchors]\na = \"x\"\na = \"y\"\n").unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("duplicate"), "duplicate keys are refused: {err}");
     }

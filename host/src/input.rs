@@ -68,7 +68,7 @@ pub fn read_text(path: &Path, what: &'static str, limit: u64) -> Result<String, 
 }
 
 /// Everything `reader` yields, or `None` when it yields more than `limit` bytes.
-fn read_bounded(reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_bounded(reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let mut data = Vec::new();
     reader.take(limit.saturating_add(1)).read_to_end(&mut data)?;
     Ok((data.len() as u64 <= limit).then_some(data))

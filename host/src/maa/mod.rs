@@ -2,7 +2,12 @@
 //! answers an AzureGuest request with ([`envelope`]).
 //!
 //! Protocol facts: docs/protocol.md §10.
+//!
+//! * [`endpoint`]: which instance (`-a`, `maa_url`, or the region's shared instance) and its URLs.
+//! * [`client`]: the HTTP client that posts a request and returns MAA's token, with bounded retries.
 
+pub mod client;
+pub mod endpoint;
 pub mod envelope;
 pub mod request;
 

@@ -8,6 +8,7 @@ mod examples;
 mod flags;
 mod imds;
 mod loading;
+mod maa_client;
 mod pinning;
 mod plugins;
 mod readme;
