@@ -520,13 +520,13 @@ fn the_ephemeral_key_is_bound_to_the_quoted_values_even_if_a_pcr_moves_on() {
 /// The inner key as MAA wraps it: RSAES-PKCS1-v1_5 to the ephemeral key's public modulus.
 fn wrap_for(key_public: &[u8], secret: &[u8]) -> Vec<u8> {
     use rsa::{BigUint, Pkcs1v15Encrypt, RsaPublicKey};
-    let public = cvm_attest_formats::tpm::Public::parse_tpm2b(key_public).unwrap();
+    let public = cvm_attest_formats::tpm::Public::parse_tpm2b(key_public).expect("TPM2B_PUBLIC");
     let rsa = RsaPublicKey::new(
         BigUint::from_bytes_be(public.modulus()),
         BigUint::from(public.effective_exponent()),
     )
-    .unwrap();
-    rsa.encrypt(&mut aes_gcm::aead::OsRng, Pkcs1v15Encrypt, secret).unwrap()
+    .expect("an RSA key");
+    rsa.encrypt(&mut aes_gcm::aead::OsRng, Pkcs1v15Encrypt, secret).expect("encrypted")
 }
 
 #[test]
