@@ -34,6 +34,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Attest this VM: collect evidence, have MAA appraise it, verify MAA's token, run claim checks
+    Attest(AttestArgs),
     /// Collect evidence inside the VM, or show what an evidence file holds
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -136,10 +138,84 @@ pub struct CollectArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// The MAA instance, e.g. https://sharedkrc.krc.attest.azure.net or a bare host (https); only scheme,
+    /// host and port are used. Default: the configuration's maa_url, else the shared instance of the
+    /// VM's region (from IMDS)
+    #[arg(short = 'a', long = "maa-url", value_name = "URL", env = "CVM_ATTEST_MAA_URL")]
+    pub maa_url: Option<String>,
+
+    #[command(flatten)]
+    pub nonce: NonceArgs,
+
+    /// `bool` (true for a compliant SEV-SNP or TDX CVM, as the C++ sample), `token` (the verified
+    /// token), `json` (schema cvm-attest/attestation/v1) or an output-format plugin
+    #[arg(short, long, value_name = "FORMAT", default_value = "bool")]
+    pub output: String,
+
+    /// The MAA API: `azure-guest` (vTPM and TEE evidence, an encrypted answer), `sev-snp-vm` or
+    /// `tdx-vm` (TEE evidence only)
+    #[arg(long = "type", value_enum, default_value_t = AttestType::AzureGuest)]
+    pub kind: AttestType,
+
+    /// `maa`, or a verifier plugin that appraises the collected evidence here instead
+    #[arg(long, value_name = "maa|PLUGIN", default_value = "maa")]
+    pub verifier: String,
+
+    /// A claim check to run on the verified claims: PLUGIN or PLUGIN=CONFIG_FILE (repeatable)
+    #[arg(long = "check", value_name = "PLUGIN[=CONFIG]")]
+    pub checks: Vec<String>,
+
+    /// Also write the collected evidence bundle to FILE (- for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub save_evidence: Option<PathBuf>,
+
+    /// SHA-256 PCRs to quote (Azure's Linux clients quote 0-7)
+    #[arg(long, value_name = "LIST", default_value = "0-7", value_parser = parse_pcrs)]
+    pub pcrs: Pcrs,
+
+    /// The TCG event log to send (reading the default needs root)
+    #[arg(long, value_name = "FILE", default_value = crate::evidence::collect::EVENT_LOG_PATH)]
+    pub event_log: PathBuf,
+
+    /// PEM CA certificates to trust for MAA besides the system's (a test or private instance)
+    #[arg(long, value_name = "FILE", env = "CVM_ATTEST_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Seconds to wait for each request to MAA (retries come on top)
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+
+    /// Print MAA's token without verifying it (with -o token only; a warning says so)
+    #[arg(long)]
+    pub no_verify: bool,
+
+    #[command(flatten)]
+    pub sources: Sources,
+}
+
+/// The MAA attestation API `attest` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AttestType {
+    AzureGuest,
+    SevSnpVm,
+    TdxVm,
+}
+
+impl std::fmt::Display for AttestType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AttestType::AzureGuest => "azure-guest",
+            AttestType::SevSnpVm => "sev-snp-vm",
+            AttestType::TdxVm => "tdx-vm",
+        })
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The evidence: a bundle from `evidence collect`, Confidential Containers az-snp-vtpm /
-    /// az-tdx-vtpm evidence JSON, or an MAA AzureGuest request body of a Trusted Launch VM; - reads
-    /// stdin
+    /// az-tdx-vtpm evidence JSON, or an MAA AzureGuest, SevSnpVm or TdxVm request body; - reads stdin
     #[arg(long, value_name = "FILE")]
     pub evidence: PathBuf,
 

@@ -7,6 +7,7 @@
 //! error.
 
 mod args;
+mod attest;
 mod evidence;
 mod plugin;
 mod resolve;
@@ -59,6 +60,10 @@ fn is_environment(err: &anyhow::Error) -> bool {
             || e.downcast_ref::<imds::Error>().is_some_and(imds::Error::is_environment)
             || e.downcast_ref::<collect::Error>().is_some_and(collect::Error::is_environment)
             || e.downcast_ref::<crate::token::Error>().is_some_and(crate::token::Error::is_environment)
+            || e.downcast_ref::<crate::maa::client::Error>()
+                .is_some_and(crate::maa::client::Error::is_environment)
+            || e.downcast_ref::<crate::maa::endpoint::Error>()
+                .is_some_and(crate::maa::endpoint::Error::is_environment)
     })
 }
 
@@ -78,6 +83,7 @@ fn message(err: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = crate::config::Config::discover(cli.config.as_deref())?;
     match cli.command {
+        Command::Attest(args) => attest::run(&args, &config, &search_path(&config, &cli.plugin_dirs)),
         Command::Evidence(cmd) => evidence::run(cmd),
         Command::Verify(args) => verify::run(&args, &config, &search_path(&config, &cli.plugin_dirs)),
         Command::Plugin(cmd) => plugin::run(cmd, &config, &search_path(&config, &cli.plugin_dirs)),

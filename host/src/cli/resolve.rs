@@ -89,7 +89,7 @@ pub fn load(
 }
 
 /// One `--check PLUGIN[=CONFIG]`, loaded and with its configuration accepted.
-fn check(runtime: &Runtime, search: &SearchPath, config: &Config, spec: &str) -> anyhow::Result<Check> {
+pub fn check(runtime: &Runtime, search: &SearchPath, config: &Config, spec: &str) -> anyhow::Result<Check> {
     let (name, config_file) = match spec.split_once('=') {
         Some((name, file)) => (name, Some(Path::new(file))),
         None => (spec, None),

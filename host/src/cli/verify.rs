@@ -43,7 +43,7 @@ pub fn run(args: &VerifyArgs, config: &Config, search: &SearchPath) -> anyhow::R
 }
 
 /// Exit status 1 (with the reason) unless the evidence was verified and every check passed.
-fn verdict(outcome: &pipeline::Outcome) -> anyhow::Result<()> {
+pub(super) fn verdict(outcome: &pipeline::Outcome) -> anyhow::Result<()> {
     if let Err(rejection) = &outcome.judged {
         return Err(Rejected(sanitize(&rejection.to_string()).into_owned()).into());
     }

@@ -1,0 +1,339 @@
+//! `cvm-attest attest`: collect evidence in the VM, have MAA appraise it (or a verifier plugin,
+//! locally), decrypt and verify MAA's token, run claim checks, print the result.
+//!
+//! Nothing MAA says is used before its token verified: signature by a key of the expected instance,
+//! issuer, lifetime and nonce (`--no-verify` only prints the token, and says so loudly).
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::args::{AttestArgs, AttestType};
+use super::resolve;
+use super::{Rejected, finish, write_output};
+use crate::config::Config;
+use crate::evidence::collect::{self, Request};
+use crate::evidence::imds::{Imds, Retry};
+use crate::evidence::vtpm::Vtpm;
+use crate::maa::client::{self, Client, ClientOptions};
+use crate::maa::endpoint::{self, Endpoint};
+use crate::maa::envelope::Envelope;
+use crate::maa::{Api, request};
+use crate::pipeline::{self, Check};
+use crate::plugins::{self, Kind, Plugin, Runtime, SearchPath, types};
+use crate::render::verification::{self, Verification};
+use crate::token::{self, Expected, HttpOptions, Issuer, KeySource, Verifier};
+
+/// Identifies the JSON layout of `attest -o json`.
+pub const SCHEMA: &str = "cvm-attest/attestation/v1";
+
+/// What `-o` asks for.
+enum Output {
+    /// The verified token (compact JWS), as the C++ sample's `-o token`.
+    Token,
+    /// `true` for a compliant SEV-SNP or TDX CVM whose checks passed, as the C++ sample's `-o bool`.
+    Bool,
+    Json,
+    Plugin(Box<Plugin>),
+}
+
+pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::Result<()> {
+    // The operator's inputs first: a mistake is a usage error before the TPM or the network is used.
+    let runtime = Runtime::new(config.cache_dir())?;
+    let output = match args.output.as_str() {
+        "token" => Output::Token,
+        "bool" => Output::Bool,
+        "json" => Output::Json,
+        name => Output::Plugin(Box::new(
+            resolve::load(&runtime, search, config, name, Kind::OutputFormat)
+                .with_context(|| format!("-o {name}: not token, bool or json, so an output-format plugin"))?,
+        )),
+    };
+    let checks = args
+        .checks
+        .iter()
+        .map(|spec| resolve::check(&runtime, search, config, spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let api = match args.kind {
+        AttestType::AzureGuest => Api::AzureGuest,
+        AttestType::SevSnpVm => Api::SevSnpVm,
+        AttestType::TdxVm => Api::TdxVm,
+    };
+    let nonce = args.nonce.bytes();
+    // SevSnpVm and TdxVm take the nonce as a JSON string, which MAA echoes.
+    let nonce_member = match (api, &nonce) {
+        (Api::AzureGuest, _) | (_, None) => None,
+        (_, Some(bytes)) => Some(String::from_utf8(bytes.clone()).map_err(|_| {
+            anyhow::anyhow!(
+                "--type {}: the nonce must be UTF-8 text, which MAA echoes as a string",
+                args.kind
+            )
+        })?),
+    };
+    let imds = Imds::new(&args.sources.imds, Retry::default())?;
+    let verifier = match args.verifier.as_str() {
+        "maa" => None,
+        name => Some(resolve::load(&runtime, search, config, name, Kind::Verifier)?),
+    };
+    let maa = match verifier {
+        Some(_) => None,
+        None => Some(Maa::new(args, config, &imds)?),
+    };
+    if args.no_verify && !matches!(output, Output::Token) {
+        anyhow::bail!("--no-verify only prints the token as MAA sent it: use it with -o token");
+    }
+    if verifier.is_some() && matches!(output, Output::Token) {
+        anyhow::bail!("-o token: a verifier plugin issues no token; use -o json, -o bool or a format plugin");
+    }
+
+    let progress = Progress::new();
+    progress.say("collecting evidence from the vTPM and IMDS");
+    let mut vtpm = Vtpm::open(&args.sources.tpm)?;
+    let request = Request {
+        nonce: nonce.clone(),
+        pcrs: args.pcrs.0.clone(),
+        event_log: args.event_log.clone(),
+        os_release: collect::OS_RELEASE_PATH.into(),
+    };
+    let (bundle, warnings) = collect::collect(&mut vtpm, &imds, &request)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    if let Some(path) = &args.save_evidence {
+        write_output(path, bundle.to_json().as_bytes())?;
+    }
+
+    let Some(maa) = maa else {
+        let verifier = verifier.context("a verifier plugin")?;
+        return locally(args, bundle, verifier, checks, output);
+    };
+    let body = request::body(api, &bundle, nonce_member.as_deref())?;
+    progress.say(&format!("attesting with MAA at {} ({})", maa.endpoint, api.document()));
+    let answer = maa.client.attest(&maa.endpoint, api, &body).map_err(rejected_if(client::Kind::Rejected))?;
+    let token = match api {
+        Api::AzureGuest => {
+            progress.say("decrypting MAA's answer in the vTPM");
+            let tpm = bundle.tpm.as_ref().context("the collected evidence has no vTPM part")?;
+            let pcrs: Vec<(u8, Vec<u8>)> = tpm.pcrs.values().iter().map(|(i, v)| (*i, v.clone())).collect();
+            let envelope = Envelope::parse(&answer).map_err(|e| Rejected(e.to_string()))?;
+            let inner = vtpm.decrypt_with_ephemeral_key(&pcrs, envelope.encrypted_inner_key()).map_err(
+                |e| match e {
+                    crate::evidence::vtpm::Error::PcrsMoved => anyhow::Error::new(Rejected(e.to_string())),
+                    e => e.into(),
+                },
+            )?;
+            envelope.open(&inner).map_err(|e| Rejected(e.to_string()))?
+        }
+        Api::SevSnpVm | Api::TdxVm => answer.trim().to_owned(),
+    };
+    drop(vtpm);
+    if args.no_verify {
+        tracing::warn!(
+            "--no-verify: this token was NOT verified (signature, issuer, lifetime, nonce); do not trust \
+             anything it says until `cvm-attest token verify` accepts it"
+        );
+        return finish(format!("{token}\n").as_bytes(), Ok(()));
+    }
+    progress.say("verifying the token");
+    let expected = Expected { nonce, ..Expected::new(maa.issuer.clone()) };
+    let verified = match maa.verifier.verify(&token, &expected) {
+        Ok(verified) => verified,
+        Err(token::Error::Rejected(rejection)) => {
+            return Err(Rejected(format!("MAA's token is not valid: {rejection}")).into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let claims = Value::Object(verified.claims);
+    let claims_text = claims.to_string();
+    let at_unix_ms = crate::clock::now_unix_ms();
+    let outcomes =
+        checks.iter().map(|check| check.run(&claims_text, at_unix_ms)).collect::<Result<Vec<_>, _>>()?;
+    progress.done();
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|c| !matches!(c.verdict, types::Verdict::Pass))
+        .map(|c| c.plugin.as_str())
+        .collect();
+    let checks_verdict = match failed.as_slice() {
+        [] => Ok(()),
+        failed => Err(Rejected(format!(
+            "MAA's token verified, but claim check(s) did not pass: {}",
+            failed.join(", ")
+        ))
+        .into()),
+    };
+    match output {
+        Output::Token => finish(format!("{token}\n").as_bytes(), checks_verdict),
+        Output::Bool => bool_output(&claims, checks_verdict),
+        Output::Json => {
+            let document = Attestation {
+                schema: SCHEMA,
+                verifier: "maa",
+                endpoint: maa.endpoint.as_str(),
+                api: api.document(),
+                platform: bundle.platform.name(),
+                accepted: checks_verdict.is_ok(),
+                token: &token,
+                claims: &claims,
+                checks: outcomes.iter().map(verification::Check::of).collect(),
+            };
+            finish(format!("{:#}\n", serde_json::to_value(document)?).as_bytes(), checks_verdict)
+        }
+        Output::Plugin(plugin) => {
+            let maa_outcome = types::CheckOutcome {
+                plugin: "maa".to_owned(),
+                version: api.document().to_owned(),
+                digest: String::new(),
+                verdict: types::Verdict::Pass,
+            };
+            let result = types::AttestationResult {
+                claims: claims_text,
+                token: Some(token),
+                verifier: "maa".to_owned(),
+                checks: std::iter::once(maa_outcome).chain(outcomes).collect(),
+            };
+            let body = plugin.format(&plugins::eval_context(String::new()), &result)?.body;
+            finish(&body, checks_verdict)
+        }
+    }
+}
+
+/// MAA, resolved: where, how to reach it, and how to verify what it answers.
+struct Maa {
+    endpoint: Endpoint,
+    client: Client,
+    issuer: Issuer,
+    verifier: Verifier,
+}
+
+impl Maa {
+    fn new(args: &AttestArgs, config: &Config, imds: &Imds) -> anyhow::Result<Maa> {
+        let (endpoint, source) =
+            endpoint::resolve(args.maa_url.as_deref(), config.maa_url.as_ref(), || imds.location())?;
+        tracing::info!(endpoint = endpoint.as_str(), ?source, "MAA instance");
+        let timeout = Duration::from_secs(args.timeout);
+        let client = Client::new(ClientOptions {
+            timeout,
+            ca_file: args.ca_file.clone(),
+            retry: client::Retry::default(),
+        })?;
+        let extra_roots_pem = args
+            .ca_file
+            .as_deref()
+            .map(|path| crate::input::read(path, "CA file", crate::input::MAX_SMALL_FILE_BYTES))
+            .transpose()?;
+        let verifier = Verifier::new(KeySource::Discover, &HttpOptions { timeout, extra_roots_pem })
+            .context("--ca-file")?;
+        // The token must come from the instance that was asked: its base URL is MAA's `iss`.
+        let issuer = Issuer::of_endpoint(endpoint.issuer())?;
+        Ok(Maa { endpoint, client, issuer, verifier })
+    }
+}
+
+/// `attest -o json`: the verified token and its claims, and every check's outcome.
+#[derive(Serialize)]
+struct Attestation<'a> {
+    schema: &'static str,
+    /// `maa`.
+    verifier: &'static str,
+    /// The MAA instance's base URL (the token's issuer).
+    endpoint: &'a str,
+    /// The MAA API asked.
+    api: &'static str,
+    platform: &'static str,
+    /// The token verified and every check passed.
+    accepted: bool,
+    token: &'a str,
+    claims: &'a Value,
+    checks: Vec<verification::Check>,
+}
+
+/// With `--verifier PLUGIN`: the collected evidence appraised locally, printed as `verify` prints it
+/// (`-o bool` as for MAA's claims).
+fn locally(
+    args: &AttestArgs,
+    bundle: cvm_attest_formats::bundle::EvidenceBundle,
+    verifier: Plugin,
+    checks: Vec<Check>,
+    output: Output,
+) -> anyhow::Result<()> {
+    let request = pipeline::Request {
+        bundle,
+        verifier,
+        expected_nonce: args.nonce.bytes(),
+        trust_anchors: Vec::new(),
+        collateral: Vec::new(),
+        checks,
+        at_unix_ms: crate::clock::now_unix_ms(),
+    };
+    let outcome = pipeline::run(request)?;
+    let verdict = super::verify::verdict(&outcome);
+    let evidence = args.save_evidence.as_deref().unwrap_or(Path::new("(collected)"));
+    match output {
+        Output::Bool => match &outcome.judged {
+            Ok(claims) => bool_output(claims, verdict),
+            Err(_) => bool_output(&Value::Null, verdict),
+        },
+        Output::Json => {
+            let document = serde_json::to_value(Verification::of(evidence, &outcome))?;
+            finish(format!("{document:#}\n").as_bytes(), verdict)
+        }
+        Output::Plugin(plugin) => {
+            let body =
+                plugin.format(&plugins::eval_context(String::new()), &outcome.attestation_result())?.body;
+            finish(&body, verdict)
+        }
+        Output::Token => anyhow::bail!("-o token needs MAA"),
+    }
+}
+
+/// The C++ sample's `-o bool`: `true` when the claims show an SEV-SNP or TDX CVM that MAA (or the
+/// verifier) found `azure-compliant-cvm`, and every check passed; `false` otherwise, exit status 1.
+fn bool_output(claims: &Value, verdict: anyhow::Result<()>) -> anyhow::Result<()> {
+    // A guest token nests the TEE's claims; a platform token has them at the top.
+    let tee = claims.get("x-ms-isolation-tee").unwrap_or(claims);
+    let kind = tee.get("x-ms-attestation-type").and_then(Value::as_str);
+    let compliant = tee.get("x-ms-compliance-status").and_then(Value::as_str) == Some("azure-compliant-cvm");
+    let cvm = matches!(kind, Some("sevsnpvm" | "tdxvm")) && compliant;
+    let verdict = match verdict {
+        Ok(()) if !cvm => Err(Rejected(format!(
+            "the claims do not show a compliant confidential VM (attestation type {}, compliance status {})",
+            kind.unwrap_or("none"),
+            tee.get("x-ms-compliance-status").and_then(Value::as_str).unwrap_or("none")
+        ))
+        .into()),
+        verdict => verdict,
+    };
+    let answer = if verdict.is_ok() { "true\n" } else { "false\n" };
+    finish(answer.as_bytes(), verdict)
+}
+
+/// An error of `kind` as a rejection (exit status 1), others as they are.
+fn rejected_if(kind: client::Kind) -> impl FnOnce(client::Error) -> anyhow::Error {
+    move |e| if e.kind() == kind { Rejected(e.to_string()).into() } else { e.into() }
+}
+
+/// One line per slow step on a terminal's stderr; nothing when stderr is piped.
+struct Progress {
+    on: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress { on: std::io::stderr().is_terminal() }
+    }
+
+    fn say(&self, step: &str) {
+        if self.on {
+            eprintln!("… {step}");
+        }
+    }
+
+    fn done(&self) {
+        self.say("done");
+    }
+}

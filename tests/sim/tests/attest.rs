@@ -1,0 +1,203 @@
+//! `cvm-attest attest` end to end against the simulated CVM (SEV-SNP and TDX): the real binary reads
+//! the simulator's variables (`CVM_ATTEST_TCTI`, `_IMDS_URL`, `_MAA_URL`, `_CA_FILE`), collects evidence
+//! from the paravisor vTPM, sends it to the simulated MAA, decrypts the answer in the vTPM, verifies
+//! the token, and prints it; `token verify` accepts what it printed. Every fault the simulated MAA can
+//! inject ends with its documented exit status: 0 when a retry recovers, 1 when MAA's answer cannot be
+//! trusted, 3 when MAA cannot be reached.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use cvm_attest_sim::cvm::Tee;
+use cvm_attest_sim::environment::Environment;
+use cvm_attest_sim::maa::{Fault, Times};
+use serde_json::Value;
+use support::{cvm_attest_binary, start, text};
+
+/// Where the machine's own event log is not: it would not replay to the simulated vTPM's PCRs.
+fn no_event_log(environment: &Environment) -> String {
+    environment.dir().join("no-event-log").display().to_string()
+}
+
+/// `cvm-attest ARGS…` with the simulator's variables and nothing else from the caller's environment.
+fn command(environment: &Environment, args: &[&str]) -> Command {
+    let mut command = Command::new(cvm_attest_binary());
+    command
+        .args(args)
+        .env_remove("CVM_ATTEST_CONFIG")
+        .env_remove("CVM_ATTEST_PLUGIN_PATH")
+        .env_remove("RUST_LOG")
+        .envs(environment.variables())
+        .env("XDG_CACHE_HOME", environment.dir().join("cache"));
+    command
+}
+
+/// `cvm-attest attest ARGS…` (with no event log).
+fn attest(environment: &Environment, args: &[&str]) -> Output {
+    let log = no_event_log(environment);
+    let mut all = vec!["attest", "--event-log", &log];
+    all.extend(args);
+    command(environment, &all).output().expect("run cvm-attest")
+}
+
+fn status(output: &Output) -> i32 {
+    output.status.code().expect("an exit status")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[test]
+fn attest_prints_a_token_that_token_verify_accepts() {
+    for tee in [Tee::Snp, Tee::Tdx] {
+        let environment = start(tee);
+        let run = attest(&environment, &["-o", "token", "-n", "hello"]);
+        assert_eq!(status(&run), 0, "{tee}: {}", text(&run));
+        let token = stdout(&run);
+        assert_eq!(token.split('.').count(), 3, "{tee}: a compact JWS");
+
+        let verify =
+            |nonce: &str| command(&environment, &["token", "verify", &token, "--nonce", nonce]).output();
+        let accepted = verify("hello").expect("run cvm-attest");
+        assert_eq!(status(&accepted), 0, "{tee}: {}", text(&accepted));
+        let other = verify("other").expect("run cvm-attest");
+        assert_eq!(status(&other), 1, "{tee}: another nonce: {}", text(&other));
+    }
+}
+
+#[test]
+fn bool_is_true_for_snp_and_tdx() {
+    for tee in [Tee::Snp, Tee::Tdx] {
+        let environment = start(tee);
+        let run = attest(&environment, &["-o", "bool"]);
+        assert_eq!((status(&run), stdout(&run).as_str()), (0, "true"), "{tee}: {}", text(&run));
+    }
+}
+
+#[test]
+fn json_carries_the_verified_claims_with_the_nonce() {
+    let environment = start(Tee::Snp);
+    let run = attest(&environment, &["-o", "json", "-n", "n-1"]);
+    assert_eq!(status(&run), 0, "{}", text(&run));
+    let document: Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    assert_eq!(document["schema"], "cvm-attest/attestation/v1");
+    assert_eq!(document["accepted"], true);
+    assert_eq!(document["endpoint"], environment.maa().base_url());
+    let claims = &document["claims"];
+    assert_eq!(claims["iss"], environment.maa().base_url());
+    assert_eq!(claims["x-ms-runtime"]["client-payload"]["nonce"], "bi0x", "base64 of n-1");
+    assert_eq!(claims["x-ms-isolation-tee"]["x-ms-attestation-type"], "sevsnpvm");
+    assert_eq!(claims["x-ms-azurevm-vmid"], environment.cvm().vm_unique_id());
+}
+
+#[test]
+fn platform_apis_give_platform_tokens_echoing_the_nonce() {
+    for (tee, kind, tee_type) in [(Tee::Snp, "sev-snp-vm", "sevsnpvm"), (Tee::Tdx, "tdx-vm", "tdxvm")] {
+        let environment = start(tee);
+        let run = attest(&environment, &["--type", kind, "-o", "json", "-n", "fresh"]);
+        assert_eq!(status(&run), 0, "{kind}: {}", text(&run));
+        let claims = &serde_json::from_slice::<Value>(&run.stdout).expect("JSON")["claims"];
+        assert_eq!(claims["x-ms-attestation-type"], tee_type, "{kind}");
+        assert_eq!(claims["nonce"], "fresh", "{kind}");
+        assert!(claims.get("x-ms-azurevm-attested-pcrs").is_none(), "{kind}: no vTPM claims");
+        let bool_run = attest(&environment, &["--type", kind]);
+        assert_eq!(stdout(&bool_run), "true", "{kind}: -o bool is the default: {}", text(&bool_run));
+    }
+}
+
+/// Arm `fault` on the environment's MAA, attest, and return the run and how long it took.
+fn with_fault(environment: &Environment, fault: Fault, times: Times, args: &[&str]) -> (Output, Duration) {
+    environment.maa().clear_faults();
+    environment.maa().inject(fault, times);
+    let started = Instant::now();
+    let run = attest(environment, args);
+    (run, started.elapsed())
+}
+
+#[test]
+fn faults_that_a_retry_recovers_from_end_in_success() {
+    let environment = start(Tee::Snp);
+    let (run, took) =
+        with_fault(&environment, Fault::TooManyRequests { retry_after: 1 }, Times::Count(1), &["-o", "bool"]);
+    assert_eq!((status(&run), stdout(&run).as_str()), (0, "true"), "429 then success: {}", text(&run));
+    assert!(took >= Duration::from_millis(950), "Retry-After honoured: {took:?}");
+    let (run, _) = with_fault(&environment, Fault::ServerError, Times::Count(2), &["-o", "bool"]);
+    assert_eq!(status(&run), 0, "500 twice then success: {}", text(&run));
+    let (run, _) = with_fault(&environment, Fault::Delay { ms: 3000 }, Times::Count(1), &["--timeout", "1"]);
+    assert_eq!(status(&run), 0, "one answer later than the timeout, then success: {}", text(&run));
+}
+
+#[test]
+fn an_unreachable_or_broken_service_is_an_environment_failure() {
+    let environment = start(Tee::Snp);
+    let (run, _) = with_fault(&environment, Fault::MalformedBody, Times::Always, &[]);
+    assert_eq!(status(&run), 3, "{}", text(&run));
+    let (run, _) = with_fault(&environment, Fault::ServerError, Times::Always, &[]);
+    assert_eq!(status(&run), 3, "500 on every attempt: {}", text(&run));
+    assert!(text(&run).contains("500"), "{}", text(&run));
+}
+
+#[test]
+fn answers_that_cannot_be_trusted_fail_with_the_reason() {
+    let environment = start(Tee::Snp);
+    for (fault, reason) in [
+        (Fault::UnknownSigningKey, "signature"),
+        (Fault::WrongIssuer, "iss"),
+        (Fault::ExpiredToken, "expired"),
+        (Fault::TamperedEnvelopeTag, "authentication tag does not verify"),
+    ] {
+        let (run, _) = with_fault(&environment, fault, Times::Always, &["-o", "token"]);
+        assert_eq!(status(&run), 1, "{fault:?}: {}", text(&run));
+        assert!(stdout(&run).is_empty(), "{fault:?}: no token printed");
+        assert!(text(&run).contains(reason), "{fault:?}: {}", text(&run));
+    }
+    // --no-verify prints what MAA sent, and says loudly that it is not verified.
+    let (run, _) =
+        with_fault(&environment, Fault::WrongIssuer, Times::Always, &["-o", "token", "--no-verify"]);
+    assert_eq!(status(&run), 0, "{}", text(&run));
+    assert_eq!(stdout(&run).split('.').count(), 3);
+    assert!(String::from_utf8_lossy(&run.stderr).contains("NOT verified"), "{}", text(&run));
+}
+
+#[test]
+fn a_pcr_extended_between_quote_and_decryption_fails_the_decryption() {
+    let environment = start(Tee::Snp);
+    environment.maa().inject(Fault::Delay { ms: 3000 }, Times::Count(1));
+    let log = no_event_log(&environment);
+    let child = command(&environment, &["attest", "--event-log", &log, "-o", "token", "--timeout", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cvm-attest");
+    // The delay is used up when the request arrives: the quote and the ephemeral key exist by then.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !environment.maa().faults().is_empty() {
+        assert!(Instant::now() < deadline, "the attestation request never reached MAA");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    extend_pcr7(&environment.cvm().tcti());
+    let run = child.wait_with_output().expect("cvm-attest ends");
+    assert_eq!(status(&run), 1, "{}", text(&run));
+    assert!(text(&run).contains("a PCR it is bound to changed since the quote"), "{}", text(&run));
+}
+
+/// Something is measured: PCR 7 is extended, through the paravisor like any TPM command.
+fn extend_pcr7(tcti: &str) {
+    use tss_esapi::handles::PcrHandle;
+    use tss_esapi::interface_types::algorithm::HashingAlgorithm;
+    use tss_esapi::interface_types::session_handles::AuthSession;
+    use tss_esapi::structures::{Digest, DigestValues};
+    let mut context =
+        tss_esapi::Context::new(tss_esapi::TctiNameConf::from_str(tcti).expect("TCTI")).expect("connect");
+    let mut values = DigestValues::new();
+    values.set(HashingAlgorithm::Sha256, Digest::try_from(vec![0x77; 32]).expect("digest"));
+    context
+        .execute_with_session(Some(AuthSession::Password), |context| {
+            context.pcr_extend(PcrHandle::Pcr7, values)
+        })
+        .expect("PCR 7 extended");
+}
