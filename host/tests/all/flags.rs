@@ -15,6 +15,8 @@ const CHECK: &str = "claim-equals=examples/checks/sevsnp-cvm.json";
 /// AMD's Milan CRL, current from 2026-06-22 to 2026-08-08; it revokes nothing of ours.
 const AMD_CRL: &str = "amd-crl=formats/testdata/crl/milan-vcek-crl-2026-06-22.der";
 const NO_TPM: &str = "swtpm:host=127.0.0.1,port=1";
+/// An MAA instance that is not there: only reached after the TPM, which these rows lack.
+const MAA: &str = "http://127.0.0.1:1";
 /// A real MAA token, the instance that issued it, its keys, and a time within its lifetime.
 const TOKEN: &str = "host/testdata/token/sharedwus-sgx-token-2022-05-31.jwt";
 const ISSUER: &str = "https://sharedwus.wus.attest.azure.net";
@@ -135,6 +137,35 @@ const ROWS: &[Row] = &[
     row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "summary"], 0),
     row(&["verify", "--evidence", SNP, "-n", "wrong", "-o", "summary"], 1),
     row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "yaml"], 2),
+    // attest (its successes run against the simulated CVM in tests/sim/tests/attest.rs): every flag
+    // reaches the missing TPM (3) or is refused as usage (2) first.
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA], 3),
+    row(&["attest", "--tpm", NO_TPM, "--maa-url", MAA], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", "ftp://example.com"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "-n", "challenge"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--nonce", "challenge"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--nonce-hex", NONCE_HEX], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--nonce-hex", "ff", "--type", "sev-snp-vm"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--type", "tdx-vm"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--type", "sgx"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "-o", "json"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--output", "token"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "-o", "yaml"], 2),
+    row(&["attest", "--tpm", NO_TPM, "--verifier", "offline"], 3),
+    row(&["attest", "--tpm", NO_TPM, "--verifier", "offline", "-o", "token"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--check", "claim-equals"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--check", CHECK], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--save-evidence", "{tmp}/evidence.json"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--pcrs", "0-7,14"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--pcrs", "24"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--event-log", "{tmp}/missing.log"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--ca-file", "{tmp}/missing.pem"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--timeout", "5"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--timeout", "soon"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "-o", "token", "--no-verify"], 3),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "-o", "json", "--no-verify"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--imds", "http://127.0.0.1:1"], 3),
+    row(&["attest", "--tpm", "bogus:tcti", "-a", MAA], 2),
     // evidence show
     row(&["evidence", "show", SNP], 0),
     row(&["evidence", "show", SNP, "-o", "json"], 0),
