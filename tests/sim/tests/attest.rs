@@ -84,6 +84,7 @@ fn json_carries_the_verified_claims_with_the_nonce() {
     let run = attest(&environment, &["-o", "json", "-n", "n-1"]);
     assert_eq!(status(&run), 0, "{}", text(&run));
     let document: Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    assert_valid("attestation-v1.schema.json", &document);
     assert_eq!(document["schema"], "cvm-attest/attestation/v1");
     assert_eq!(document["accepted"], true);
     assert_eq!(document["endpoint"], environment.maa().base_url());
@@ -106,6 +107,20 @@ fn platform_apis_give_platform_tokens_echoing_the_nonce() {
         assert!(claims.get("x-ms-azurevm-attested-pcrs").is_none(), "{kind}: no vTPM claims");
         let bool_run = attest(&environment, &["--type", kind]);
         assert_eq!(stdout(&bool_run), "true", "{kind}: -o bool is the default: {}", text(&bool_run));
+    }
+}
+
+/// `value` is valid under `docs/schemas/NAME`.
+fn assert_valid(name: &str, value: &Value) {
+    let path = support::repo_root().join("docs/schemas").join(name);
+    let schema: Value = serde_json::from_slice(&std::fs::read(&path).expect("schema")).expect("JSON");
+    let url = format!("file://{}", path.display());
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource(&url, schema).expect("resource");
+    let mut schemas = boon::Schemas::new();
+    let index = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{name}: {e}"));
+    if let Err(e) = schemas.validate(value, index) {
+        panic!("not valid under {name}: {e:#}\n{value:#}");
     }
 }
 
