@@ -279,8 +279,8 @@ pub struct TokenVerifyArgs {
     pub token: String,
 
     /// The MAA instance the token must come from, e.g. https://sharedeus2.eus2.attest.azure.net; its
-    /// keys are fetched from it [default: the MAA endpoint in CVM_ATTEST_MAA_URL; without it, refused:
-    /// the token's own iss and jku are never trusted]
+    /// keys are fetched from it [default: the MAA endpoint in CVM_ATTEST_MAA_URL, else the
+    /// configuration's maa_url; with neither, refused: the token's own iss and jku are never trusted]
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
 

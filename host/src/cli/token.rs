@@ -12,13 +12,14 @@ use super::args::{Output, TokenCommand, TokenVerifyArgs};
 use super::{Rejected, finish};
 use crate::config::Config;
 use crate::input;
+use crate::maa::endpoint::Endpoint;
 use crate::text::{sanitize, sanitize_lines};
 use crate::token::{
     self, Expected, HttpOptions, Issuer, Jws, KeySet, KeySource, TIME_CLAIMS, Verified, Verifier, time_text,
 };
 
-/// The environment variable naming the MAA instance (the simulator sets it), read when no
-/// `--issuer` is given.
+/// The environment variable naming the MAA instance (`attest -a`; the simulator sets it), read when
+/// no `--issuer` is given.
 const MAA_URL_VAR: &str = "CVM_ATTEST_MAA_URL";
 
 const DECODE_SCHEMA: &str = "cvm-attest/token-decode/v1";
@@ -151,15 +152,21 @@ fn verify(args: &TokenVerifyArgs, config: &Config) -> anyhow::Result<()> {
     }
 }
 
-/// The issuer the token must come from: `--issuer`, else the MAA endpoint of the environment. Never
-/// the token's own word; the refusal quotes it only to help.
-fn expected_issuer(args: &TokenVerifyArgs, _config: &Config, token: &str) -> anyhow::Result<Issuer> {
+/// The issuer the token must come from: `--issuer`, else the MAA endpoint `attest` would use without
+/// `-a` (`CVM_ATTEST_MAA_URL`, then the configuration's `maa_url`; not the region's shared instance,
+/// which is a guess outside the VM). Never the token's own word; the refusal quotes it only to help.
+fn expected_issuer(args: &TokenVerifyArgs, config: &Config, token: &str) -> anyhow::Result<Issuer> {
     if let Some(url) = &args.issuer {
         return Issuer::parse(url).context("--issuer");
     }
-    if let Some(url) = std::env::var(MAA_URL_VAR).ok().filter(|u| !u.trim().is_empty()) {
-        return Issuer::of_endpoint(&url)
-            .with_context(|| format!("{MAA_URL_VAR} (used as no --issuer was given)"));
+    let endpoint = match std::env::var(MAA_URL_VAR).ok().filter(|u| !u.trim().is_empty()) {
+        Some(url) => {
+            Some(Endpoint::parse(&url).with_context(|| format!("{MAA_URL_VAR} (no --issuer was given)"))?)
+        }
+        None => config.maa_url.clone(),
+    };
+    if let Some(endpoint) = endpoint {
+        return Ok(Issuer::of_endpoint(endpoint.issuer())?);
     }
     let claimed = Jws::parse(token)
         .ok()
@@ -168,7 +175,7 @@ fn expected_issuer(args: &TokenVerifyArgs, _config: &Config, token: &str) -> any
         .unwrap_or_default();
     anyhow::bail!(
         "no issuer to verify the token against: pass --issuer URL, the MAA instance you expect it from{claimed}, \
-         or set {MAA_URL_VAR}; the token's own iss and jku are never trusted"
+         or set {MAA_URL_VAR} or maa_url in the configuration; the token's own iss and jku are never trusted"
     )
 }
 

@@ -629,6 +629,25 @@ fn the_issuer_may_come_from_the_environment_and_an_unreachable_one_exits_3() {
     let out = run_command(cmd, None);
     assert_status(&out, 0);
     assert!(stdout(&out).contains(&format!("issuer    {}\n", maa.base)), "{}", stdout(&out));
+
+    // Else the configuration's maa_url; the environment wins over it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, format!("maa_url = \"{}\"\n", maa.base)).expect("config");
+    let config = config.display().to_string();
+    let out = run(&["--config", &config, "token", "verify", &token], None);
+    assert_status(&out, 0);
+    let mut cmd = cvm_attest();
+    cmd.current_dir(repo_root())
+        .args(["--config", &config, "token", "verify", &token])
+        .env("CVM_ATTEST_MAA_URL", "https://sharedweu.weu.attest.azure.net");
+    let out = run_command(cmd, None);
+    assert_status(&out, 1);
+    assert!(
+        stderr(&out).contains("is not the expected issuer \"https://sharedweu.weu.attest.azure.net\""),
+        "{}",
+        stderr(&out)
+    );
 }
 
 // Decoding.
