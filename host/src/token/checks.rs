@@ -4,14 +4,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use cvm_attest_formats::time::DateTime;
-use rsa::RsaPublicKey;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::signature::Verifier as _;
 use serde_json::{Map, Value};
-use sha2::Sha256;
 
 use super::error::{Rejection, quote};
 use super::issuer::Issuer;
+use super::jwks::VerifyingKey;
 use super::jws::Jws;
 
 /// Where an `azurevm` (AzureGuest) token echoes the nonce: base64 of its bytes, as sent in the
@@ -54,9 +51,8 @@ pub fn issuer(claims: &Map<String, Value>, expected: &Issuer) -> Result<(), Reje
 }
 
 /// RSASSA-PKCS1-v1_5 with SHA-256 (RS256, RFC 7518 §3.3) over the signing input as received.
-pub fn signature(key: &RsaPublicKey, jws: &Jws) -> bool {
-    let Ok(signature) = Signature::try_from(jws.signature()) else { return false };
-    VerifyingKey::<Sha256>::new(key.clone()).verify(jws.signing_input(), &signature).is_ok()
+pub fn signature(key: &VerifyingKey, jws: &Jws) -> bool {
+    key.verify(jws.signing_input(), jws.signature())
 }
 
 /// `exp` (required), `nbf` and `iat` against `at` (Unix seconds), each allowed `skew` seconds of

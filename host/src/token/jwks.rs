@@ -8,6 +8,10 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use rsa::traits::PublicKeyParts;
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use rsa::pkcs1::EncodeRsaPublicKey;
 use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Map, Value};
 use x509_cert::der::Decode;
@@ -31,7 +35,46 @@ pub enum JwksError {
 #[derive(Debug, Clone)]
 pub struct KeySet {
     /// Each entry's key, or why it cannot be used; a list because a `kid` may repeat.
-    keys: HashMap<String, Vec<Result<RsaPublicKey, String>>>,
+    keys: HashMap<String, Vec<Result<VerifyingKey, String>>>,
+}
+
+/// An RS256 verification key, parsed once for AWS-LC (whose RSA is 20 times faster than the `rsa`
+/// crate's, and faster again with the key's Montgomery constants kept).
+#[derive(Clone)]
+pub struct VerifyingKey {
+    rsa: RsaPublicKey,
+    parsed: Arc<ParsedPublicKey>,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("VerifyingKey").field(&self.rsa).finish()
+    }
+}
+
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.rsa == other.rsa
+    }
+}
+
+impl VerifyingKey {
+    fn new(key: &RsaPublicKey) -> Result<VerifyingKey, String> {
+        let der = key.to_pkcs1_der().map_err(|e| format!("cannot encode the key: {e}"))?;
+        ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_bytes())
+            .map(|parsed| VerifyingKey { rsa: key.clone(), parsed: Arc::new(parsed) })
+            .map_err(|e| format!("not an RS256 key: {e}"))
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.parsed.verify_sig(message, signature).is_ok()
+    }
+
+    /// The key's modulus and exponent.
+    pub fn rsa(&self) -> &RsaPublicKey {
+        &self.rsa
+    }
 }
 
 impl KeySet {
@@ -49,7 +92,9 @@ impl KeySet {
                 return Err(JwksError::NotJwks("a key is not a JSON object".into()));
             };
             if let Some(kid) = entry.get("kid").and_then(Value::as_str) {
-                keys.entry(kid.to_owned()).or_default().push(rsa_key(entry));
+                keys.entry(kid.to_owned())
+                    .or_default()
+                    .push(rsa_key(entry).and_then(|key| VerifyingKey::new(&key)));
             }
         }
         Ok(KeySet { keys })
@@ -65,7 +110,7 @@ impl KeySet {
     }
 
     /// The verification key named `kid`; `None` when the set has no such key.
-    pub fn key(&self, kid: &str) -> Result<Option<&RsaPublicKey>, JwksError> {
+    pub fn key(&self, kid: &str) -> Result<Option<&VerifyingKey>, JwksError> {
         match self.keys.get(kid).map(Vec::as_slice) {
             None | Some([]) => Ok(None),
             Some([Ok(key)]) => Ok(Some(key)),
@@ -157,7 +202,7 @@ mod tests {
     fn reads_maa_certs_by_kid() {
         let set = KeySet::parse(SHAREDWUS).expect("MAA's /certs");
         assert_eq!(set.len(), 3);
-        assert_eq!(set.key(KID).expect("usable").expect("present").n().bits(), 2048);
+        assert_eq!(set.key(KID).expect("usable").expect("present").rsa().n().bits(), 2048);
         assert!(set.key("D5DR62_fG0AlpALMbsP-wriTWjU").expect("usable").is_some(), "x5c chains use x5c[0]");
         assert!(set.key("nope").expect("no error").is_none());
     }
@@ -166,12 +211,12 @@ mod tests {
     fn n_and_e_must_be_the_key_of_the_certificate() {
         let key = KeySet::parse(SHAREDWUS).expect("set").key(KID).expect("ok").expect("key").clone();
         let mut entry = sharedwus_entry();
-        entry.insert("n".into(), URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()).into());
-        entry.insert("e".into(), URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()).into());
+        entry.insert("n".into(), URL_SAFE_NO_PAD.encode(key.rsa().n().to_bytes_be()).into());
+        entry.insert("e".into(), URL_SAFE_NO_PAD.encode(key.rsa().e().to_bytes_be()).into());
         let set = KeySet::parse(&set_of(&[Value::Object(entry.clone())])).expect("set");
         assert_eq!(set.key(KID).expect("agree").expect("present"), &key);
 
-        let mut other = key.n().to_bytes_be();
+        let mut other = key.rsa().n().to_bytes_be();
         other[200] ^= 1;
         entry.insert("n".into(), URL_SAFE_NO_PAD.encode(other).into());
         let set = KeySet::parse(&set_of(&[Value::Object(entry)])).expect("set");

@@ -56,6 +56,11 @@ impl Jws {
     pub fn signature(&self) -> &[u8] {
         &self.signature
     }
+
+    /// The header and the claims, taken out.
+    pub fn into_parts(self) -> (Map<String, Value>, Map<String, Value>) {
+        (self.header, self.claims)
+    }
 }
 
 /// The compact JWS in `input`: the token itself, or MAA's answer `{"token": "<JWT>"}`; surrounding

@@ -11,12 +11,11 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
-use rsa::RsaPublicKey;
 
 use super::error::{Error, Rejection};
 use super::fetch::Http;
 use super::issuer::Issuer;
-use super::jwks::KeySet;
+use super::jwks::{KeySet, VerifyingKey};
 
 /// How long a fetched key set is used before it is fetched again.
 pub const CACHE_TTL: Duration = Duration::from_secs(60 * 60);
@@ -38,7 +37,7 @@ pub enum KeySource {
 /// A verification key and where it came from.
 #[derive(Debug, Clone)]
 pub struct FoundKey {
-    pub key: RsaPublicKey,
+    pub key: VerifyingKey,
     pub origin: String,
 }
 

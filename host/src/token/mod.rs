@@ -34,7 +34,7 @@ pub use checks::{GUEST_NONCE_CLAIM, PLATFORM_NONCE_CLAIM, nonce_claim, time_text
 pub use error::{Error, Malformed, Rejection};
 pub use fetch::{FetchError, HttpOptions};
 pub use issuer::Issuer;
-pub use jwks::{JwksError, KeySet, MIN_RSA_BITS};
+pub use jwks::{JwksError, KeySet, MIN_RSA_BITS, VerifyingKey};
 pub use jws::{Jws, extract};
 pub use keys::{CACHE_TTL, KeySource, REFRESH_INTERVAL};
 
@@ -115,10 +115,12 @@ impl Verifier {
             }
             None => None,
         };
+        let kid = kid.to_owned();
+        let (header, claims) = jws.into_parts();
         Ok(Verified {
-            kid: kid.to_owned(),
-            header: jws.header().clone(),
-            claims: jws.claims().clone(),
+            kid,
+            header,
+            claims,
             key_origin: found.origin,
             issuer: expected.issuer.clone(),
             judged_at: at,
