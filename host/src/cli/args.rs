@@ -125,7 +125,7 @@ pub struct CollectArgs {
     pub out: PathBuf,
 
     /// The TCG event log to include (reading the default needs root)
-    #[arg(long, value_name = "FILE", default_value = crate::evidence::collect::EVENT_LOG_PATH)]
+    #[arg(long, value_name = "FILE", env = "CVM_ATTEST_EVENT_LOG", default_value = crate::evidence::collect::EVENT_LOG_PATH)]
     pub event_log: PathBuf,
 
     /// Carry collateral in the bundle as NAME=FILE (repeatable), so it can be verified elsewhere
@@ -175,7 +175,7 @@ pub struct AttestArgs {
     pub pcrs: Pcrs,
 
     /// The TCG event log to send (reading the default needs root)
-    #[arg(long, value_name = "FILE", default_value = crate::evidence::collect::EVENT_LOG_PATH)]
+    #[arg(long, value_name = "FILE", env = "CVM_ATTEST_EVENT_LOG", default_value = crate::evidence::collect::EVENT_LOG_PATH)]
     pub event_log: PathBuf,
 
     /// PEM CA certificates to trust for MAA besides the system's (a test or private instance)

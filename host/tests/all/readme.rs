@@ -8,7 +8,10 @@ use crate::support::{self, cvm_attest, repo_root};
 /// The arguments of the quick start's `cargo run --release -- ...` command and the output block
 /// that follows it.
 fn quick_start(readme: &str) -> (Vec<String>, String) {
-    let section = readme.split("\n## Quick start").nth(1).expect("a Quick start section");
+    let section = readme
+        .split("\n## Verify real evidence offline")
+        .nth(1)
+        .expect("a Verify real evidence offline section");
     let mut blocks = section.split("\n```").skip(1).step_by(2);
     let command = blocks.next().expect("the quick start's command block");
     let line = command.lines().find(|l| l.contains("cargo run --release -- ")).expect("a `cargo run` line");

@@ -116,13 +116,19 @@ impl Environment {
 
     /// The variables that point cvm-attest at this environment, in the order printed:
     /// `CVM_ATTEST_TCTI`, `CVM_ATTEST_IMDS_URL`, `CVM_ATTEST_MAA_URL`, `CVM_ATTEST_CA_FILE`,
-    /// `CVM_ATTEST_SIM_MAA_ADMIN_URL` (MAA's fault injection) and, last, `CVM_ATTEST_SIM_CONFIG`.
+    /// `CVM_ATTEST_EVENT_LOG`, `CVM_ATTEST_SIM_MAA_ADMIN_URL` (MAA's fault injection) and, last,
+    /// `CVM_ATTEST_SIM_CONFIG`.
+    ///
+    /// The simulated vTPM measures nothing, so it has no event log: `CVM_ATTEST_EVENT_LOG` names a file
+    /// that does not exist, or the machine's own log (which would not replay to these PCRs) would be
+    /// sent.
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         vec![
             ("CVM_ATTEST_TCTI", self.cvm.tcti()),
             ("CVM_ATTEST_IMDS_URL", self.imds.url()),
             ("CVM_ATTEST_MAA_URL", self.maa.base_url().to_owned()),
             ("CVM_ATTEST_CA_FILE", self.ca_file.display().to_string()),
+            ("CVM_ATTEST_EVENT_LOG", self.dir().join("no-event-log").display().to_string()),
             ("CVM_ATTEST_SIM_MAA_ADMIN_URL", self.maa.admin_url().to_owned()),
             ("CVM_ATTEST_SIM_CONFIG", self.config.display().to_string()),
         ]
