@@ -158,15 +158,8 @@ impl Imds {
 }
 
 fn read_bounded(url: &str, response: reqwest::blocking::Response) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    let mut body = Vec::new();
-    response
-        .take(MAX_RESPONSE_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Error::BadResponse { url: url.to_owned(), reason: format!("reading the body: {e}") })?;
-    if body.len() as u64 > MAX_RESPONSE_BYTES {
-        let reason = format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes");
-        return Err(Error::BadResponse { url: url.to_owned(), reason });
-    }
-    Ok(body)
+    let bad = |reason: String| Error::BadResponse { url: url.to_owned(), reason };
+    crate::input::read_bounded(response, MAX_RESPONSE_BYTES)
+        .map_err(|e| bad(format!("reading the body: {e}")))?
+        .ok_or_else(|| bad(format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes")))
 }

@@ -194,7 +194,7 @@ pub fn resolve(
 }
 
 /// `localhost` or a loopback address (`host` as a URL writes it: IPv6 in brackets).
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_start_matches('[')

@@ -2,7 +2,6 @@
 //! followed (the keys must come from where they were asked for), answers are bounded, and plain
 //! http is used only on loopback ([`super::issuer::fetchable`]).
 
-use std::io::Read;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -132,17 +131,12 @@ impl Http {
         if !status.is_success() {
             return Err(FetchError::Status { url: name, status: status.as_u16() });
         }
-        let mut body = Vec::new();
-        response
-            .take(limit + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| FetchError::BadAnswer { url: name.clone(), reason: format!("reading it: {e}") })?;
-        if body.len() as u64 > limit {
-            return Err(FetchError::BadAnswer {
-                url: name,
+        let body = crate::input::read_bounded(response, limit)
+            .map_err(|e| FetchError::BadAnswer { url: name.clone(), reason: format!("reading it: {e}") })?
+            .ok_or_else(|| FetchError::BadAnswer {
+                url: name.clone(),
                 reason: format!("it is larger than {limit} bytes"),
-            });
-        }
+            })?;
         Ok(body)
     }
 }

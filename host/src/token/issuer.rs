@@ -3,7 +3,6 @@
 //! `jwks_uri` on the same origin).
 
 use std::fmt;
-use std::net::IpAddr;
 
 use reqwest::Url;
 
@@ -96,14 +95,7 @@ pub(crate) fn fetchable(url: &Url) -> bool {
     let Some(host) = url.host_str() else { return false };
     match url.scheme() {
         "https" => true,
-        "http" => {
-            host.eq_ignore_ascii_case("localhost")
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
+        "http" => crate::maa::endpoint::is_loopback(host),
         _ => false,
     }
 }

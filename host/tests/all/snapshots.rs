@@ -5,7 +5,7 @@
 use cvm_attest::render::summary::Document;
 use cvm_attest::render::verification::Verification;
 
-use crate::support::{cvm_attest, repo_root, shipped_plugins};
+use crate::support::{assert_valid, cvm_attest, repo_root, shipped_plugins};
 
 /// Stdout of the binary run from the repository root, which must succeed.
 fn stdout(args: &[&str]) -> String {
@@ -100,18 +100,6 @@ fn evidence_show_outputs() {
 }
 
 /// `value` is valid under `docs/schemas/NAME`.
-fn assert_valid(schema: &str, value: &serde_json::Value) {
-    let path = repo_root().join("docs/schemas").join(schema);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut compiler = boon::Compiler::new();
-    let url = format!("file://{}", path.display());
-    compiler.add_resource(&url, serde_json::from_str(&text).expect("schema is JSON")).expect("resource");
-    let mut schemas = boon::Schemas::new();
-    let index = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{schema}: {e}"));
-    if let Err(e) = schemas.validate(value, index) {
-        panic!("not valid under {schema}: {e:#}\n{value:#}");
-    }
-}
 
 #[test]
 fn every_json_output_is_valid_under_its_schema() {

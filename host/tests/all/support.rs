@@ -164,3 +164,17 @@ pub fn verify(evidence: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .expect("run cvm-attest")
 }
+
+/// `value` is valid under `docs/schemas/NAME`.
+pub fn assert_valid(schema: &str, value: &serde_json::Value) {
+    let path = repo_root().join("docs/schemas").join(schema);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut compiler = boon::Compiler::new();
+    let url = format!("file://{}", path.display());
+    compiler.add_resource(&url, serde_json::from_str(&text).expect("schema is JSON")).expect("resource");
+    let mut schemas = boon::Schemas::new();
+    let index = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    if let Err(e) = schemas.validate(value, index) {
+        panic!("not valid under {schema}: {e:#}\n{value:#}");
+    }
+}

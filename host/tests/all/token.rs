@@ -189,20 +189,6 @@ fn metadata(issuer: &str, jwks_uri: &str) -> String {
         .to_string()
 }
 
-/// `value` is valid under `docs/schemas/NAME`.
-fn assert_schema(schema: &str, value: &Value) {
-    let path = repo_root().join("docs/schemas").join(schema);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut compiler = boon::Compiler::new();
-    let url = format!("file://{}", path.display());
-    compiler.add_resource(&url, serde_json::from_str(&text).expect("schema is JSON")).expect("resource");
-    let mut schemas = boon::Schemas::new();
-    let index = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{schema}: {e}"));
-    if let Err(e) = schemas.validate(value, index) {
-        panic!("not valid under {schema}: {e:#}\n{value:#}");
-    }
-}
-
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
@@ -246,7 +232,7 @@ fn real_maa_tokens_verify_offline_as_of_their_day() {
         );
         assert_status(&out, 0);
         let result = json_of(&out);
-        assert_schema("token-verification-v1.schema.json", &result);
+        crate::support::assert_valid("token-verification-v1.schema.json", &result);
         assert_eq!(result["verified"], true);
         assert_eq!(result["issuer"], SHAREDWUS, "a trailing slash is not a difference");
         assert_eq!(result["judged_at"], day);
@@ -272,7 +258,7 @@ fn an_expired_token_is_not_valid_and_exp_is_named() {
     let out = run(&[&args[..], &["--skew", "0", "-o", "json"]].concat(), None);
     assert_status(&out, 1);
     let result = json_of(&out);
-    assert_schema("token-verification-v1.schema.json", &result);
+    crate::support::assert_valid("token-verification-v1.schema.json", &result);
     assert_eq!(result["verified"], false);
     assert_eq!(result["claims"], Value::Null, "unverified claims are not handed out");
     assert!(
@@ -515,7 +501,7 @@ fn nonces_of_guest_and_platform_tokens() {
         let out = verify(token, &["-n", "relying-party-2"]);
         assert_status(&out, 1);
         let result = json_of(&out);
-        assert_schema("token-verification-v1.schema.json", &result);
+        crate::support::assert_valid("token-verification-v1.schema.json", &result);
         let reason = result["rejection"].as_str().expect("reason");
         assert!(
             reason.starts_with(&format!("{claim} is ")) && reason.contains("\"relying-party-2\""),
@@ -671,7 +657,7 @@ fn decode_shows_header_payload_and_times_and_says_it_verified_nothing() {
     let out = run(&["token", "decode", "-", "-o", "json"], Some(read(TDX_TOKEN).as_bytes()));
     assert_status(&out, 0);
     let decoded = json_of(&out);
-    assert_schema("token-decode-v1.schema.json", &decoded);
+    crate::support::assert_valid("token-decode-v1.schema.json", &decoded);
     let (header, payload) = parts(&read(TDX_TOKEN));
     assert_eq!((&decoded["header"], &decoded["payload"]), (&header, &payload));
     assert_eq!(

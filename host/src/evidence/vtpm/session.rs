@@ -95,20 +95,7 @@ pub(super) fn trial_policy_pcr(
     selection: &PcrSelectionList,
     values: Digest,
 ) -> Result<Digest, Error> {
-    let start = Command::plain("StartAuthSession");
-    let session = run(ctx, start, |ctx| {
-        ctx.start_auth_session(
-            None,
-            None,
-            None,
-            SessionType::Trial,
-            SymmetricDefinition::Null,
-            HashingAlgorithm::Sha256,
-        )
-    })?
-    .ok_or(Error::UnexpectedResponse { command: start, reason: "no session handle".to_owned() })?;
-    let policy =
-        PolicySession::try_from(session).map_err(|source| Error::Library { command: start, source })?;
+    let (_, policy) = start_policy_session(ctx, SessionType::Trial)?;
     with_flushed(ctx, SessionHandle::from(policy).into(), |ctx, _| {
         run(ctx, Command::plain("PolicyPCR"), |ctx| {
             // In a trial session the given digest of the values is used as it is.
@@ -125,24 +112,23 @@ pub(super) fn with_policy_pcr<T>(
     selection: &PcrSelectionList,
     f: impl FnOnce(&mut Context, AuthSession) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let start = Command::plain("StartAuthSession");
-    let session = run(ctx, start, |ctx| {
-        ctx.start_auth_session(
-            None,
-            None,
-            None,
-            SessionType::Policy,
-            SymmetricDefinition::Null,
-            HashingAlgorithm::Sha256,
-        )
-    })?
-    .ok_or(Error::UnexpectedResponse { command: start, reason: "no session handle".to_owned() })?;
-    let policy =
-        PolicySession::try_from(session).map_err(|source| Error::Library { command: start, source })?;
+    let (session, policy) = start_policy_session(ctx, SessionType::Policy)?;
     with_flushed(ctx, SessionHandle::from(policy).into(), |ctx, _| {
         run(ctx, Command::plain("PolicyPCR"), |ctx| {
             ctx.policy_pcr(policy, Digest::default(), selection.clone())
         })?;
         f(ctx, session)
     })
+}
+
+/// An unsalted, unbound SHA-256 policy (or trial) session; the caller flushes it.
+fn start_policy_session(ctx: &mut Context, kind: SessionType) -> Result<(AuthSession, PolicySession), Error> {
+    let start = Command::plain("StartAuthSession");
+    let session = run(ctx, start, |ctx| {
+        ctx.start_auth_session(None, None, None, kind, SymmetricDefinition::Null, HashingAlgorithm::Sha256)
+    })?
+    .ok_or(Error::UnexpectedResponse { command: start, reason: "no session handle".to_owned() })?;
+    let policy =
+        PolicySession::try_from(session).map_err(|source| Error::Library { command: start, source })?;
+    Ok((session, policy))
 }
