@@ -113,7 +113,11 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
     };
     let body = request::body(api, &bundle, nonce_member.as_deref())?;
     progress.say(&format!("attesting with MAA at {} ({})", maa.endpoint, api.document()));
-    let answer = maa.client.attest(&maa.endpoint, api, &body).map_err(rejected_if(client::Kind::Rejected))?;
+    // MAA refusing the evidence is a failed attestation (exit 1); other failures keep their kind.
+    let answer = maa.client.attest(&maa.endpoint, api, &body).map_err(|e| match e.kind() {
+        client::Kind::Rejected => anyhow::Error::new(Rejected(e.to_string())),
+        _ => e.into(),
+    })?;
     let token = match api {
         Api::AzureGuest => {
             progress.say("decrypting MAA's answer in the vTPM");
@@ -310,11 +314,6 @@ fn bool_output(claims: &Value, verdict: anyhow::Result<()>) -> anyhow::Result<()
     };
     let answer = if verdict.is_ok() { "true\n" } else { "false\n" };
     finish(answer.as_bytes(), verdict)
-}
-
-/// An error of `kind` as a rejection (exit status 1), others as they are.
-fn rejected_if(kind: client::Kind) -> impl FnOnce(client::Error) -> anyhow::Error {
-    move |e| if e.kind() == kind { Rejected(e.to_string()).into() } else { e.into() }
 }
 
 /// One line per slow step on a terminal's stderr; nothing when stderr is piped.
