@@ -117,6 +117,7 @@ fn up_prints_working_variables_and_sigterm_leaves_nothing_behind() {
         names,
         [
             "CVM_ATTEST_CA_FILE",
+            "CVM_ATTEST_EVENT_LOG",
             "CVM_ATTEST_IMDS_URL",
             "CVM_ATTEST_MAA_URL",
             "CVM_ATTEST_SIM_CONFIG",
@@ -124,6 +125,8 @@ fn up_prints_working_variables_and_sigterm_leaves_nothing_behind() {
             "CVM_ATTEST_TCTI"
         ]
     );
+    // The simulated vTPM measured nothing: no event log to send, rather than the machine's own.
+    assert!(!std::path::Path::new(&variables["CVM_ATTEST_EVENT_LOG"]).exists());
 
     // The vTPM answers through the TCTI with an SEV-SNP HCL report.
     let mut vtpm = Vtpm::open(&variables["CVM_ATTEST_TCTI"]).expect("open the printed TCTI");
