@@ -233,7 +233,7 @@ impl Maa {
         let verifier = Verifier::new(KeySource::Discover, &HttpOptions { timeout, extra_roots_pem })
             .context("--ca-file")?;
         // The token must come from the instance that was asked: its base URL is MAA's `iss`.
-        let issuer = Issuer::of_endpoint(endpoint.issuer())?;
+        let issuer = Issuer::of_endpoint(&endpoint)?;
         Ok(Maa { endpoint, client, issuer, verifier })
     }
 }

@@ -166,7 +166,7 @@ fn expected_issuer(args: &TokenVerifyArgs, config: &Config, token: &str) -> anyh
         None => config.maa_url.clone(),
     };
     if let Some(endpoint) = endpoint {
-        return Ok(Issuer::of_endpoint(endpoint.issuer())?);
+        return Ok(Issuer::of_endpoint(&endpoint)?);
     }
     let claimed = Jws::parse(token)
         .ok()

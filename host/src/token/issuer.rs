@@ -31,14 +31,10 @@ impl Issuer {
         Ok(Issuer::of(url))
     }
 
-    /// The issuer of a configured MAA endpoint (`CVM_ATTEST_MAA_URL`, `maa_url`): its scheme, host and
-    /// port, as `attest -a URL` uses them (path and query are where requests go, not the issuer).
-    pub fn of_endpoint(text: &str) -> Result<Issuer, Error> {
-        let mut url = parse_url(text)?;
-        url.set_path("/");
-        url.set_query(None);
-        url.set_fragment(None);
-        Ok(Issuer::of(url))
+    /// The issuer of an MAA endpoint (`-a`, `CVM_ATTEST_MAA_URL`, `maa_url`): its base URL, which
+    /// [`Endpoint`](crate::maa::endpoint::Endpoint) has already cut to scheme, host and port.
+    pub fn of_endpoint(endpoint: &crate::maa::endpoint::Endpoint) -> Result<Issuer, Error> {
+        Issuer::parse(endpoint.issuer())
     }
 
     fn of(url: Url) -> Issuer {
@@ -120,10 +116,11 @@ mod tests {
         {
             assert!(Issuer::parse(bad).is_err(), "{bad}");
         }
-        let endpoint =
-            Issuer::of_endpoint("http://127.0.0.1:8443/attest/AzureGuest?api-version=2020-10-01#x")
-                .expect("endpoint");
-        assert_eq!(endpoint.as_str(), "http://127.0.0.1:8443");
+        let endpoint = crate::maa::endpoint::Endpoint::parse(
+            "http://127.0.0.1:8443/attest/AzureGuest?api-version=2020-10-01#x",
+        )
+        .expect("endpoint");
+        assert_eq!(Issuer::of_endpoint(&endpoint).expect("issuer").as_str(), "http://127.0.0.1:8443");
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
         .expect("verifier");
     let expected = Expected {
         nonce: Some(nonce.clone()),
-        ..Expected::new(Issuer::of_endpoint(endpoint.issuer()).expect("issuer"))
+        ..Expected::new(Issuer::of_endpoint(&endpoint).expect("issuer"))
     };
 
     // One attestation first: its parts are what the phases below repeat.
