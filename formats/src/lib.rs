@@ -25,6 +25,7 @@
 
 pub mod appraise;
 pub mod bundle;
+pub mod encoding;
 mod error;
 pub mod eventlog;
 pub mod hcl;

@@ -15,8 +15,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
 use super::{EphemeralKey, Error, EvidenceBundle, OsInfo, PcrBank, Pcrs, Platform, Timestamp, TpmEvidence};
@@ -342,10 +340,7 @@ impl Reader {
 
     /// Base64 in any of the flavours clients send (padded or not, standard or URL-safe, §10.2).
     fn bytes(&self, name: &str, text: &str) -> Result<Vec<u8>, Error> {
-        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|engine| engine.decode(text).ok())
-            .ok_or_else(|| self.field(name, "not base64"))
+        crate::encoding::base64_any(text).ok_or_else(|| self.field(name, "not base64"))
     }
 
     fn field(&self, name: &str, reason: impl Into<String>) -> Error {

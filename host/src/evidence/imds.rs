@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Where IMDS lives inside every Azure VM.
 pub const DEFAULT_URL: &str = "http://169.254.169.254";
@@ -99,11 +99,8 @@ impl Imds {
         let answer: Answer =
             serde_json::from_slice(&answer).map_err(|e| bad(format!("expected {{\"quote\": ...}}: {e}")))?;
         // Clients disagree on the alphabet; accept both.
-        let quote = answer.quote.trim_end_matches('=');
-        URL_SAFE_NO_PAD
-            .decode(quote)
-            .or_else(|_| STANDARD.decode(&answer.quote))
-            .map_err(|e| bad(format!("quote is not base64: {e}")))
+        cvm_attest_formats::encoding::base64_any(&answer.quote)
+            .ok_or_else(|| bad("quote is not base64".to_owned()))
     }
 
     /// The VM's Azure region, e.g. `koreacentral`.

@@ -7,8 +7,6 @@
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce};
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
 /// The additional authenticated data of every envelope: the 13 ASCII bytes `Transport Key`.
@@ -113,14 +111,14 @@ impl Envelope {
 
 /// Base64 in either alphabet, padded or not: clients and MAA differ (docs/protocol.md §10.5).
 fn decode(name: &str, text: &str) -> Result<Vec<u8>, Error> {
-    [URL_SAFE_NO_PAD, URL_SAFE, STANDARD, STANDARD_NO_PAD]
-        .iter()
-        .find_map(|engine| engine.decode(text).ok())
+    cvm_attest_formats::encoding::base64_any(text)
         .ok_or_else(|| Error::Malformed(format!("{name} is not base64")))
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use serde_json::{Value, json};
 
     use super::*;

@@ -2,7 +2,7 @@
 //! lifetime and the nonce (docs/protocol.md §11.4).
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use cvm_attest_formats::time::DateTime;
 use serde_json::{Map, Value};
 
@@ -119,9 +119,7 @@ pub fn nonce(claims: &Map<String, Value>, expected: &[u8]) -> Result<(), Rejecti
         });
     };
     let bytes = if claim == GUEST_NONCE_CLAIM {
-        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|engine| engine.decode(text).ok())
+        cvm_attest_formats::encoding::base64_any(text)
     } else {
         Some(text.as_bytes().to_vec())
     };

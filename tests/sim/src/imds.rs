@@ -28,9 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use base64::Engine as _;
-use base64::alphabet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Value, json};
 
 use crate::{pki, tdx};
@@ -43,11 +41,6 @@ const TD_REPORT_SIZE: usize = 1024;
 
 /// `cacheControl` as THIM sends it (seconds).
 const THIM_CACHE_CONTROL: &str = "86400";
-
-const ANY_PADDING: GeneralPurposeConfig =
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const URL_SAFE_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, ANY_PADDING);
-const STANDARD_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, ANY_PADDING);
 
 /// What the simulated VM's IMDS reports about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,7 +285,7 @@ fn td_quote(body: &[u8]) -> Answer {
         }
     };
     let report = request.report.trim();
-    let Ok(report) = URL_SAFE_ANY.decode(report).or_else(|_| STANDARD_ANY.decode(report)) else {
+    let Some(report) = cvm_attest_formats::encoding::base64_any(report) else {
         return Answer::error(400, "Bad request. report is not base64");
     };
     if report.len() != TD_REPORT_SIZE {

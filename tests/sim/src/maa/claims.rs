@@ -12,8 +12,6 @@
 //! which MAA derives from a Windows event log this project does not interpret, and the TdxVm EAT
 //! claims (`eat_profile`, `dbgstat`, `intuse`); see `formats/src/appraise/claims.rs`.
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use cvm_attest_formats::bundle::MaaRequest;
 use serde_json::{Map, Value};
 
@@ -92,11 +90,14 @@ fn add_guest_echo(claims: &mut Map<String, Value>, request: &Value) -> Result<()
 
 /// Base64 in any of the flavours clients send (docs/protocol.md §10.2).
 fn decode(text: &str) -> Option<Vec<u8>> {
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(text).ok())
+    cvm_attest_formats::encoding::base64_any(text)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
     use super::*;
     use serde_json::json;
 
