@@ -137,7 +137,7 @@ const ROWS: &[Row] = &[
     row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "summary"], 0),
     row(&["verify", "--evidence", SNP, "-n", "wrong", "-o", "summary"], 1),
     row(&["verify", "--evidence", SNP, "-n", "challenge", "-o", "yaml"], 2),
-    // attest (its successes run against the simulated CVM in tests/sim/tests/attest.rs): every flag
+    // attest (its successes run against the simulated CVM in tests/sim/tests/all/attest.rs): every flag
     // reaches the missing TPM (3) or is refused as usage (2) first.
     row(&["attest", "--tpm", NO_TPM, "-a", MAA], 3),
     row(&["attest", "--tpm", NO_TPM, "--maa-url", MAA], 3),

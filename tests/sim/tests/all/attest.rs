@@ -5,17 +5,15 @@
 //! inject ends with its documented exit status: 0 when a retry recovers, 1 when MAA's answer cannot be
 //! trusted, 3 when MAA cannot be reached.
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use crate::support::{cvm_attest_binary, start, text};
 use cvm_attest_sim::cvm::Tee;
 use cvm_attest_sim::environment::Environment;
 use cvm_attest_sim::maa::{Fault, Times};
 use serde_json::Value;
-use support::{cvm_attest_binary, start, text};
 
 /// Where the machine's own event log is not: it would not replay to the simulated vTPM's PCRs.
 fn no_event_log(environment: &Environment) -> String {
@@ -112,7 +110,7 @@ fn platform_apis_give_platform_tokens_echoing_the_nonce() {
 
 /// `value` is valid under `docs/schemas/NAME`.
 fn assert_valid(name: &str, value: &Value) {
-    let path = support::repo_root().join("docs/schemas").join(name);
+    let path = crate::support::repo_root().join("docs/schemas").join(name);
     let schema: Value = serde_json::from_slice(&std::fs::read(&path).expect("schema")).expect("JSON");
     let url = format!("file://{}", path.display());
     let mut compiler = boon::Compiler::new();

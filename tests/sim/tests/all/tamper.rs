@@ -115,7 +115,7 @@ fn token_of(response: Response) -> String {
     body["token"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
 }
 
-/// The claims of a compact JWS (not verified here: `tests/maa.rs` checks the signatures).
+/// The claims of a compact JWS (not verified here: `maa.rs` checks the signatures).
 fn claims_of(jwt: &str) -> Value {
     let parts: Vec<&str> = jwt.split('.').collect();
     let [_, claims, _] = parts[..] else { panic!("not a compact JWS: {jwt}") };
@@ -344,7 +344,7 @@ fn only_a_nonce_the_request_claims_is_expected() {
 
 #[test]
 fn a_dropped_simulator_leaves_no_process_or_temporary_file_behind() {
-    // The `cvm-attest-sim` binary's directory is checked by tests/up.rs; this is the library's
+    // The `cvm-attest-sim` binary's directory is checked by `up.rs`; this is the library's
     // CVM with its own temporary swtpm state, after a whole attestation.
     let sim = Sim::start(Tee::Snp);
     let state = sim.cvm.swtpm().state_dir().to_owned();

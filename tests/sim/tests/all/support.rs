@@ -3,8 +3,6 @@
 //! cannot name it: it is built once per test process with the cargo that runs the tests, into the
 //! same target directory and profile, a no-op when up to date), and a simulated environment.
 
-#![allow(dead_code)] // each test binary uses its own part
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

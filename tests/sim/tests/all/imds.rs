@@ -80,7 +80,7 @@ fn thim_serves_the_test_vcek_chain() {
     assert_eq!(thim.cache_control(), Some("86400"));
     // The field names and JSON types of the real sample.
     let real: Value = serde_json::from_slice(include_bytes!(
-        "../../../formats/testdata/thim/sidecar-uvm_host_amd_certificate.json"
+        "../../../../formats/testdata/thim/sidecar-uvm_host_amd_certificate.json"
     ))
     .expect("the real sample");
     let ours: Value = serde_json::from_slice(&json).expect("JSON");

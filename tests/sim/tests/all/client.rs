@@ -4,14 +4,12 @@
 //! chain without it (the built-in roots are AMD's, Intel's and Microsoft's). With a nonce, the fresh
 //! HCL report carries it (`report-user-data`).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::support::{cvm_attest, plugin_dir, start, text};
 use cvm_attest_sim::cvm::Tee;
 use cvm_attest_sim::environment::Environment;
-use support::{cvm_attest, plugin_dir, start, text};
 
 /// `evidence collect` from the environment into a bundle in its directory.
 fn collect(environment: &Environment, nonce: Option<&str>) -> PathBuf {

@@ -13,10 +13,11 @@ use cvm_attest_sim::hcl::{self, HardwareReportKind, RsaPublic, RuntimeClaims};
 use cvm_attest_sim::{pki, snp, tdx};
 
 /// A real 2,600-byte SEV-SNP HCL report (header v1, SNP report v2, `HCLAkPub` and `HCLEkPub`).
-const REAL_SNP_HCL: &[u8] = include_bytes!("../../../formats/testdata/tpm/trustee-milan-hcl-report.bin");
+const REAL_SNP_HCL: &[u8] = include_bytes!("../../../../formats/testdata/tpm/trustee-milan-hcl-report.bin");
 /// A real 2,600-byte TDX HCL report (header v2) and the TD quote IMDS made of its TD report.
-const REAL_TDX_HCL: &[u8] = include_bytes!("../../../formats/testdata/azure-tdx/trustee-hcl-report-tdx.bin");
-const REAL_TD_QUOTE: &[u8] = include_bytes!("../../../formats/testdata/azure-tdx/trustee-td-quote.bin");
+const REAL_TDX_HCL: &[u8] =
+    include_bytes!("../../../../formats/testdata/azure-tdx/trustee-hcl-report-tdx.bin");
+const REAL_TD_QUOTE: &[u8] = include_bytes!("../../../../formats/testdata/azure-tdx/trustee-td-quote.bin");
 
 const VM_ID: &str = "6c1a6e1f-3b0e-4c55-9d7e-2f4a8b1c0d9e";
 const MEASUREMENT: [u8; 48] = [0x4d; 48];

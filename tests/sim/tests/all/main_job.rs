@@ -2,11 +2,9 @@
 //! through attest, token verify, token decode and `-o bool`, and the README's quick start runs exactly
 //! that.
 
-mod support;
-
 use std::process::Command;
 
-use support::{cvm_attest_binary, repo_root, text};
+use crate::support::{cvm_attest_binary, repo_root, text};
 
 #[test]
 fn the_readme_quick_start_attests_the_simulated_cvm() {

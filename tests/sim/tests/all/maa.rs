@@ -23,11 +23,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use x509_cert::der::{Decode, Encode};
 
-const REAL_SEV_SNP_VM: &str = include_str!("../../../formats/testdata/maa-rest-spec/AttestSevSnpVm.json");
+const REAL_SEV_SNP_VM: &str = include_str!("../../../../formats/testdata/maa-rest-spec/AttestSevSnpVm.json");
 const REAL_AZURE_GUEST: &str =
-    include_str!("../../../formats/testdata/maa-rest-spec/AttestAzureGuestVm.json");
-const GET_CERTS: &str = include_str!("../testdata/maa-rest-spec/Get_Certs.json");
-const GET_METADATA: &str = include_str!("../testdata/maa-rest-spec/Get_MetadataConfiguration.json");
+    include_str!("../../../../formats/testdata/maa-rest-spec/AttestAzureGuestVm.json");
+const GET_CERTS: &str = include_str!("../../testdata/maa-rest-spec/Get_Certs.json");
+const GET_METADATA: &str = include_str!("../../testdata/maa-rest-spec/Get_MetadataConfiguration.json");
 
 const SNP_PATH: &str = "/attest/SevSnpVm?api-version=2022-08-01";
 const GUEST_PATH: &str = "/attest/AzureGuest?api-version=2020-10-01";
@@ -419,7 +419,8 @@ fn a_simulated_tdx_vm_request_gets_a_tdxvm_token() {
     // Key by key against MAA's real TdxVm token (sharedwus, 2026): all but its EAT profile claims,
     // and `attester_tcb_status`, which needs Intel's collateral (none configured here).
     let real =
-        jws(include_str!("../../../formats/testdata/maa/sharedwus-tdxvm-token-2026-10-08.jwt").trim()).claims;
+        jws(include_str!("../../../../formats/testdata/maa/sharedwus-tdxvm-token-2026-10-08.jwt").trim())
+            .claims;
     let missing: Vec<String> = keys(&real).into_iter().filter(|key| claims.get(key).is_none()).collect();
     assert_eq!(missing, ["attester_tcb_status", "dbgstat", "eat_profile", "intuse"]);
     // That token's request had no runtime data or nonce; this one has both.
@@ -598,7 +599,7 @@ fn an_azure_guest_token_is_encrypted_to_the_ephemeral_key() {
     // Key by key against a real azurevm token: all but the Windows boot-log claims, which MAA reads
     // from a Windows event log this project does not interpret.
     let real = jws(include_str!(
-        "../../../formats/testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt"
+        "../../../../formats/testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt"
     )
     .trim())
     .claims;
