@@ -14,6 +14,7 @@
 //! * [`bundle`]: the evidence bundle v1 and the other evidence encodings readers accept.
 //! * [`intel`]: Intel collateral for TDX: signed TCB Info and TD_QE identity, the TCB signing chain,
 //!   and the SGX extension of PCK certificates, and their evaluation (`tdx-tcb-status`).
+//! * [`crypto`]: signature verification, by a provider a program may choose (pure Rust by default).
 //! * [`time`]: RFC 3339 instants, the time validity and freshness are judged at.
 //! * [`json`]: strict JSON (no repeated object keys at any depth), for every JSON input.
 //! * [`appraise`]: offline appraisal of a bundle (AMD/Intel chains, reports, binding, vTPM quote) into
@@ -25,6 +26,7 @@
 
 pub mod appraise;
 pub mod bundle;
+pub mod crypto;
 pub mod encoding;
 mod error;
 pub mod eventlog;

@@ -1,6 +1,7 @@
 //! Full offline verification of real Azure evidence (one SEV-SNP bundle, one TDX bundle): the
-//! appraisal compiled natively, the same appraisal inside the sandboxed offline-verifier plugin, and
-//! `cvm-attest verify` as a whole process.
+//! appraisal compiled natively (with the pure-Rust signature provider, then with AWS-LC as the host
+//! installs it), the same appraisal inside the sandboxed offline-verifier plugin (whose signatures
+//! the host verifies with AWS-LC), and `cvm-attest verify` as a whole process.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -36,24 +37,41 @@ fn bench(c: &mut Criterion) {
     std::fs::write(&config, format!("cache_dir = {:?}\n", cache.path().join("c").display().to_string()))
         .expect("config");
 
-    for (name, file) in EVIDENCE {
-        let path = repo_root().join(file);
-        let at = Timestamp::parse("2026-11-28T00:00:00Z").expect("timestamp");
-        let bundle = verify::read_evidence(&std::fs::read(&path).expect("fixture"), at).expect("evidence");
-        let when = DateTime::parse("2026-12-01T00:00:00Z").expect("timestamp");
-        let policy = appraise::Policy {
-            expected_nonce: Some(b"challenge"),
-            anchors: &anchors,
-            collateral: appraise::Collateral::default(),
-            at: &when,
-        };
-        assert!(appraise::appraise(&bundle, &policy).claims.is_some(), "{name} verifies");
-        let request = verify::request(&bundle, Some(b"challenge".to_vec()), Vec::new(), Vec::new());
+    let cases: Vec<_> = EVIDENCE
+        .iter()
+        .map(|&(name, file)| {
+            let path = repo_root().join(file);
+            let at = Timestamp::parse("2026-11-28T00:00:00Z").expect("timestamp");
+            let bundle =
+                verify::read_evidence(&std::fs::read(&path).expect("fixture"), at).expect("evidence");
+            (name, path, bundle)
+        })
+        .collect();
+    let when = DateTime::parse("2026-12-01T00:00:00Z").expect("timestamp");
+    let policy = appraise::Policy {
+        expected_nonce: Some(b"challenge"),
+        anchors: &anchors,
+        collateral: appraise::Collateral::default(),
+        at: &when,
+    };
+
+    // The signature provider is chosen once per process: pure Rust first, then AWS-LC.
+    for (name, _, bundle) in &cases {
+        assert!(appraise::appraise(bundle, &policy).claims.is_some(), "{name} verifies");
+        c.bench_function(&format!("verify {name}/native (pure-Rust signatures)"), |b| {
+            b.iter(|| appraise::appraise(black_box(bundle), black_box(&policy)))
+        });
+    }
+    cvm_attest::crypto::install();
+
+    for (name, path, bundle) in &cases {
+        assert!(appraise::appraise(bundle, &policy).claims.is_some(), "{name} verifies");
+        let request = verify::request(bundle, Some(b"challenge".to_vec()), Vec::new(), Vec::new());
         let ctx = ctx("");
 
         let mut group = c.benchmark_group(format!("verify {name}"));
         group.bench_function("native", |b| {
-            b.iter(|| appraise::appraise(black_box(&bundle), black_box(&policy)))
+            b.iter(|| appraise::appraise(black_box(bundle), black_box(&policy)))
         });
         group.bench_function("wasm plugin", |b| {
             b.iter(|| plugin.verify(black_box(&ctx), black_box(&request)))
@@ -67,7 +85,7 @@ fn bench(c: &mut Criterion) {
                     .arg("--config")
                     .arg(&config)
                     .arg("--evidence")
-                    .arg(&path)
+                    .arg(path)
                     .stdout(std::process::Stdio::null())
                     .status()
                     .expect("runs");

@@ -18,7 +18,7 @@
 //!
 //! [plugins.claim-equals]
 //! sha256 = "9f2c..."                        # refuse the plugin unless its bytes hash to this
-//! grant = ["log"]                           # capabilities it may use (default: ["log"])
+//! grant = ["log"]                           # capabilities it may use (default: ["log", "crypto"])
 //! timeout_ms = 500                          # override its limits
 //! memory_mib = 32
 //! ```

@@ -215,8 +215,8 @@ impl TrustAnchors {
                 issuer: ark.name.to_owned(),
                 reason,
             };
-            rsa_pss_signs(&ark.cert, &ark.cert).map_err(|err| not_signed(&ark, err.to_string()))?;
-            rsa_pss_signs(&ark.cert, &ask.cert).map_err(|err| not_signed(&ask, err.to_string()))?;
+            rsa_pss_signs(&ark.cert, &ark.cert).map_err(|err| not_signed(&ark, err))?;
+            rsa_pss_signs(&ark.cert, &ask.cert).map_err(|err| not_signed(&ask, err))?;
             amd.push(AmdRoots { generation, ark_pem: ark.pem, ask_pem: ask.pem });
         }
         if let Some((_, ask)) = asks.first() {

@@ -263,7 +263,6 @@ pub(crate) fn check(
 
 /// ECDSA P-256/SHA-256 over `signed`, with the DER signature `signature`.
 fn verify_ecdsa_p256(issuer: &Certificate, signed: &[u8], signature: &[u8]) -> Result<bool, RevocationError> {
-    use p256::ecdsa::signature::Verifier;
     use p256::ecdsa::{Signature, VerifyingKey};
     let malformed = |reason: &str| RevocationError::MalformedSignature { reason: reason.to_owned() };
     let public_key = issuer.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
@@ -271,7 +270,7 @@ fn verify_ecdsa_p256(issuer: &Certificate, signed: &[u8], signature: &[u8]) -> R
         .map_err(|_| malformed("the issuer's public key is not a P-256 point"))?;
     let signature = Signature::from_der(signature)
         .map_err(|_| malformed("the signature is not a DER ECDSA signature"))?;
-    Ok(key.verify(signed, &signature).is_ok())
+    Ok(crate::crypto::verify_p256(&key, signed, &signature))
 }
 
 /// RSASSA-PSS/SHA-384 (MGF1-SHA-384, 48-byte salt: AMD's parameters) over `signed`. A CRL whose
@@ -281,15 +280,10 @@ fn verify_rsa_pss_sha384(
     signed: &[u8],
     signature: &[u8],
 ) -> Result<bool, RevocationError> {
-    use rsa::signature::Verifier;
+    use crate::crypto::{self, Hash, Scheme};
     let spki = issuer.tbs_certificate.subject_public_key_info.owned_to_ref();
     let key = rsa::RsaPublicKey::try_from(spki).map_err(|err| RevocationError::MalformedSignature {
         reason: format!("the issuer's public key is not an RSA key ({err})"),
     })?;
-    let key = rsa::pss::VerifyingKey::<sha2::Sha384>::new(key);
-    let signature =
-        rsa::pss::Signature::try_from(signature).map_err(|err| RevocationError::MalformedSignature {
-            reason: format!("the signature is not an RSA signature ({err})"),
-        })?;
-    Ok(key.verify(signed, &signature).is_ok())
+    Ok(crypto::verify_rsa(Scheme::RsaPss(Hash::Sha384), &key, signed, signature))
 }

@@ -5,17 +5,17 @@
 //! judged at (`Policy::at`). Revocation is checked against AMD's CRL for the generation when it is
 //! supplied as `amd-crl` collateral: the ARK's CRL lists revoked ASKs (see [`revocation`]).
 //!
-//! The certificate links are RSA-PSS/SHA-384 and checked with the `sev` crate's [`Verifiable`]
-//! impls. The report signature is checked with `p384` directly, because `sev` re-encodes the report
-//! before hashing it, and a signature must cover the bytes that arrived, reserved fields included.
-//! The VCEK's extensions (hwID, SPLs) are read with `x509-cert`, which `sev` does not expose.
+//! The certificate links are RSA-PSS/SHA-384 over each TBSCertificate as it arrived, and the report
+//! signature ECDSA P-384/SHA-384 over the report's bytes as they arrived, reserved fields included;
+//! both go through [`crypto`] (the `sev` crate's checks re-encode what they hash). The VCEK's
+//! extensions (hwID, SPLs) are read with `x509-cert`.
 
 use std::fmt;
 
-use p384::ecdsa::signature::Verifier;
-use sev::certs::snp::{Certificate as SevCertificate, Verifiable};
+use rsa::RsaPublicKey;
 use x509_cert::der::Decode;
 use x509_cert::der::asn1::{ObjectIdentifier, OctetStringRef};
+use x509_cert::der::referenced::OwnedToRef;
 
 use super::anchors::{AmdRoots, TrustAnchors};
 use super::cert::Cert;
@@ -23,6 +23,7 @@ use super::collateral::{self, Collateral};
 use super::revocation::{self, CrlAlgorithm};
 use super::show::short_hex;
 use super::{SnpError, Steps};
+use crate::crypto::{self, Hash, Scheme};
 use crate::snp::{Generation, GuestPolicy, REPORT_SIZE, SIGNED_SIZE, SnpReport, Tcb};
 use crate::time::DateTime;
 
@@ -33,6 +34,8 @@ const SNP_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704
 const MICROCODE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.8");
 const FMC_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.9");
 const HW_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.4");
+/// id-RSASSA-PSS (RFC 4055), the algorithm of AMD's certificates.
+const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
 
 const VCEK_CHAIN: &str = "snp-vcek-chain";
 const REVOCATION: &str = "snp-revocation";
@@ -75,7 +78,7 @@ fn signs(issuer: &Cert, subject: &Cert) -> Result<(), SnpError> {
     rsa_pss_signs(issuer, subject).map_err(|err| SnpError::NotSignedBy {
         subject: subject.common_name(),
         issuer: issuer.common_name(),
-        reason: err.to_string(),
+        reason: err,
     })
 }
 
@@ -104,11 +107,24 @@ fn check_revocation(path: &ChainPath, crl: Option<&[u8]>, at: &DateTime, steps: 
     steps.check(REVOCATION, outcome)
 }
 
-/// [`signs`] with the `sev` crate's reason, for callers that name the certificates their own way.
-pub(super) fn rsa_pss_signs(issuer: &Cert, subject: &Cert) -> std::io::Result<()> {
-    let issuer_cert = SevCertificate::from(issuer.x509.clone());
-    let subject_cert = SevCertificate::from(subject.x509.clone());
-    (&issuer_cert, &subject_cert).verify()
+/// [`signs`] with only the reason, for callers that name the certificates their own way: AMD signs
+/// with RSASSA-PSS, SHA-384, MGF1-SHA-384 and a 48-byte salt (a certificate with other parameters
+/// does not verify).
+pub(super) fn rsa_pss_signs(issuer: &Cert, subject: &Cert) -> Result<(), String> {
+    let algorithm = subject.x509.signature_algorithm.oid;
+    if algorithm != RSASSA_PSS {
+        return Err(format!("its signature algorithm is {algorithm}, not RSASSA-PSS ({RSASSA_PSS})"));
+    }
+    let spki = issuer.x509.tbs_certificate.subject_public_key_info.owned_to_ref();
+    let key =
+        RsaPublicKey::try_from(spki).map_err(|err| format!("the issuer's key is not an RSA key ({err})"))?;
+    let signed = subject.signed_part().map_err(|err| format!("its TBSCertificate is unreadable ({err})"))?;
+    let signature = subject.x509.signature.raw_bytes();
+    if crypto::verify_rsa(Scheme::RsaPss(Hash::Sha384), &key, signed, signature) {
+        Ok(())
+    } else {
+        Err("its RSASSA-PSS/SHA-384 signature does not verify with the issuer's key".to_owned())
+    }
 }
 
 /// The chain as the evidence carries it: VCEK first, then optionally its ASK and the ARK.
@@ -322,7 +338,9 @@ fn check_signature(vcek: &Cert, report: &SnpReport) -> Result<String, SnpError> 
     let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
         .map_err(|_| SnpError::VcekKeyNotP384 { len: public_key.len() })?;
     let signature = canonical_signature(report.as_bytes())?;
-    key.verify(report.signed_bytes(), &signature).map_err(|_| SnpError::ReportSignature)?;
+    if !crypto::verify_p384(&key, report.signed_bytes(), &signature) {
+        return Err(SnpError::ReportSignature);
+    }
     Ok("ECDSA P-384/SHA-384 signature over the report's bytes [0, 0x2A0) verifies with the VCEK".to_owned())
 }
 

@@ -24,7 +24,6 @@
 
 use std::sync::Arc;
 
-use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 use x509_cert::der::Decode;
@@ -36,6 +35,7 @@ use super::cert::Cert;
 use super::collateral::{self, Collateral};
 use super::revocation::{self, CrlAlgorithm};
 use super::{Steps, TdxError, TrustAnchors};
+use crate::crypto;
 use crate::intel::tcb::{self, TcbVerdict};
 use crate::intel::{Document, EnclaveIdentity, Signed, TcbInfo, TcbSigningChain};
 use crate::tdx::{Measurement, TdQuote, TdReport};
@@ -152,10 +152,11 @@ impl Cert {
         }
         let signature = Signature::from_der(self.x509.signature.raw_bytes())
             .map_err(|_| TdxError::MalformedCertificateSignature { subject: self.subject() })?;
-        issuer
-            .key()?
-            .verify(self.tbs_der()?, &signature)
-            .map_err(|_| TdxError::CertificateSignature { subject: self.subject(), issuer: issuer.subject() })
+        if crypto::verify_p256(&issuer.key()?, self.tbs_der()?, &signature) {
+            Ok(())
+        } else {
+            Err(TdxError::CertificateSignature { subject: self.subject(), issuer: issuer.subject() })
+        }
     }
 
     /// Whether basicConstraints says this certificate may sign others.
@@ -293,7 +294,9 @@ fn raw_key(xy: &[u8; 64]) -> Result<VerifyingKey, TdxError> {
 fn qe_report_signature(quote: &TdQuote, pck_key: &VerifyingKey) -> Result<String, TdxError> {
     let signature = Signature::from_slice(quote.qe_report_signature())
         .map_err(|_| TdxError::MalformedQeReportSignature)?;
-    pck_key.verify(quote.qe_report().bytes(), &signature).map_err(|_| TdxError::QeReportSignature)?;
+    if !crypto::verify_p256(pck_key, quote.qe_report().bytes(), &signature) {
+        return Err(TdxError::QeReportSignature);
+    }
     Ok("the QE report is signed by the PCK certificate's key".to_owned())
 }
 
@@ -321,7 +324,9 @@ fn quote_signature(quote: &TdQuote) -> Result<String, TdxError> {
     let signature =
         Signature::from_slice(quote.signature()).map_err(|_| TdxError::MalformedQuoteSignature)?;
     let signed = quote.signed_bytes();
-    key.verify(signed, &signature).map_err(|_| TdxError::QuoteSignature { signed_len: signed.len() })?;
+    if !crypto::verify_p256(&key, signed, &signature) {
+        return Err(TdxError::QuoteSignature { signed_len: signed.len() });
+    }
     Ok(format!(
         "the quote v{} header and body ({} bytes) are signed by the attestation key",
         quote.header().version,

@@ -5,7 +5,6 @@
 //! kept as found in the text (never re-serialized) next to the typed form parsed from them.
 
 use p256::ecdsa::Signature;
-use p256::ecdsa::signature::Verifier;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
@@ -267,10 +266,9 @@ impl<T: Document> Signed<T> {
                 document,
                 reason: "r or s is zero or not below the group order".to_owned(),
             })?;
-        chain
-            .key
-            .verify(&self.signed, &signature)
-            .map_err(|_| CollateralError::Signature { document, signer: chain.signer() })?;
+        if !crate::crypto::verify_p256(&chain.key, &self.signed, &signature) {
+            return Err(CollateralError::Signature { document, signer: chain.signer() });
+        }
         Ok(&self.body)
     }
 

@@ -7,6 +7,7 @@ use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use super::algorithm::{AlgorithmId, HashAlg, read_hash_alg};
 use super::public::Public;
 use crate::ParseError;
+use crate::crypto::{self, Hash, Scheme};
 use crate::reader::Reader;
 
 /// Why a signature did not verify.
@@ -37,9 +38,18 @@ pub fn verify_rsassa(
     if signature.len() != key.size() {
         return Err(SignatureError::Length { expected: key.size(), found: signature.len() });
     }
-    let scheme =
-        Pkcs1v15Sign { hash_len: Some(hash.digest_size()), prefix: hash.digest_info_prefix().into() };
-    scheme.verify(key, &hash.digest(message), signature).map_err(|_| SignatureError::Mismatch { hash })
+    let verified = match hash {
+        HashAlg::Sha256 => crypto::verify_rsa(Scheme::RsaPkcs1v15(Hash::Sha256), key, message, signature),
+        HashAlg::Sha384 => crypto::verify_rsa(Scheme::RsaPkcs1v15(Hash::Sha384), key, message, signature),
+        HashAlg::Sha512 => crypto::verify_rsa(Scheme::RsaPkcs1v15(Hash::Sha512), key, message, signature),
+        // SHA-1 is not among the providers' schemes (no Azure key signs with it): pure Rust.
+        HashAlg::Sha1 => {
+            let scheme =
+                Pkcs1v15Sign { hash_len: Some(hash.digest_size()), prefix: hash.digest_info_prefix().into() };
+            scheme.verify(key, &hash.digest(message), signature).is_ok()
+        }
+    };
+    if verified { Ok(()) } else { Err(SignatureError::Mismatch { hash }) }
 }
 
 /// Verify an RSASSA-PKCS1-v1_5 / SHA-256 signature by a TPM key, the scheme of the Azure vTPM

@@ -32,6 +32,7 @@ pub struct Rejected(pub String);
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    crate::crypto::install();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

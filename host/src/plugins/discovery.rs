@@ -282,7 +282,7 @@ fn checkout_root() -> Option<PathBuf> {
     exe.ancestors()
         .skip(1)
         .find(|dir| {
-            dir.join("wit/plugin@0.1.0/plugin.wit").is_file() && dir.join("plugins/Cargo.toml").is_file()
+            dir.join("wit/plugin@0.1/plugin.wit").is_file() && dir.join("plugins/Cargo.toml").is_file()
         })
         .map(Path::to_owned)
 }

@@ -63,12 +63,15 @@ impl fmt::Display for Kind {
 pub enum Capability {
     /// The `cvm-attest:plugin/log` import (bounded structured logging to the host).
     Log,
+    /// The `cvm-attest:plugin/crypto` import (signature verification by the host, natively).
+    Crypto,
 }
 
 impl Capability {
     pub fn as_str(self) -> &'static str {
         match self {
             Capability::Log => "log",
+            Capability::Crypto => "crypto",
         }
     }
 }

@@ -13,6 +13,7 @@
 mod bindings;
 mod cache;
 mod context;
+mod crypto;
 mod discovery;
 mod error;
 mod manifest;
@@ -81,7 +82,8 @@ pub struct Policy {
     /// Expected SHA-256 of the manifest file (hex): it decides capabilities, limits requested and the
     /// default configuration, so it is pinned like the component.
     pub manifest_sha256: Option<String>,
-    /// Capabilities granted. Absent: `log` only, which cannot reach anything outside the host.
+    /// Capabilities granted. Absent: `log` and `crypto`, neither of which reaches anything outside
+    /// the host.
     pub grant: Option<Vec<Capability>>,
     /// The plugin's limits: these may raise them above the defaults (up to the maxima); a manifest
     /// may only lower them.
@@ -91,7 +93,7 @@ pub struct Policy {
 
 impl Policy {
     fn granted(&self) -> Vec<Capability> {
-        self.grant.clone().unwrap_or_else(|| vec![Capability::Log])
+        self.grant.clone().unwrap_or_else(|| vec![Capability::Log, Capability::Crypto])
     }
 
     /// Both pins, when present, are 64 hex digits (optionally prefixed `sha256:`); the error names

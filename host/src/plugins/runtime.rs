@@ -298,6 +298,7 @@ fn check_imports(manifest: &Manifest, inspection: &Inspection) -> Result<(), Err
         let capability = match split_plugin_name(import) {
             Some(("types", _)) => None,
             Some(("log", _)) => Some(Capability::Log),
+            Some(("crypto", _)) => Some(Capability::Crypto),
             _ if sandbox::ALLOWED_WASI.contains(&unversioned) => None,
             _ => {
                 return Err(Error::ForbiddenImport {

@@ -410,7 +410,8 @@ pub(crate) const ALLOWED_WASI: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
-/// The one linker every plugin is instantiated through: the allowed WASI subset and `log`.
+/// The one linker every plugin is instantiated through: the allowed WASI subset, `log` and `crypto`
+/// (a plugin reaches the last two only when granted: its imports are checked at load).
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<State>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
@@ -437,6 +438,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<State
     random::insecure::add_to_linker::<State, WasiRandom>(&mut l, |s| s.wasi.random())?;
     random::insecure_seed::add_to_linker::<State, WasiRandom>(&mut l, |s| s.wasi.random())?;
     log::add_to_linker::<State, HasSelf>(&mut l, |s| s)?;
+    super::bindings::crypto::add_to_linker::<State, HasSelf>(&mut l, |s| s)?;
     super::bindings::types::add_to_linker::<State, HasSelf>(&mut l, |s| s)?;
     Ok(l)
 }

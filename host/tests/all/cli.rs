@@ -123,7 +123,7 @@ fn plugin_inspect_shows_kind_api_imports_and_digest() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["inspection"]["kind"], "claim-check");
-    assert_eq!(v["inspection"]["api_version"], "0.1.0");
+    assert_eq!(v["inspection"]["api_version"], "0.1.1");
     assert_eq!(v["loads"], true);
     let digest = v["inspection"]["digest"].as_str().expect("digest");
     let expected = {

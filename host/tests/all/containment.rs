@@ -217,9 +217,9 @@ fn evaluations_do_not_share_an_instance() {
 fn a_later_patch_of_the_current_line_still_loads() {
     let runtime = support::runtime();
     let dir = PluginDir::new();
-    let plugin =
-        support::load(&runtime, &dir.install("newer-patch-api")).expect("0.1.1 plugin loads on a 0.1.0 host");
-    assert_eq!(plugin.inspection().api_version.as_deref(), Some("0.1.1"));
+    let plugin = support::load(&runtime, &dir.install("newer-patch-api"))
+        .expect("a 0.1.2 plugin loads on a 0.1.1 host");
+    assert_eq!(plugin.inspection().api_version.as_deref(), Some("0.1.2"));
     assert_eq!(plugin.check(&ctx(""), &claims()).expect("runs"), types::Verdict::Pass);
 }
 

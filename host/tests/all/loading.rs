@@ -68,6 +68,34 @@ fn requested_capability_must_be_granted() {
     assert_eq!(plugin.check(&ctx(""), "{}").expect("runs"), types::Verdict::Pass);
 }
 
+/// The offline verifier imports `crypto` (the host's signature verification): granted by default,
+/// it can be withheld like any capability, and a manifest that does not declare it is refused.
+#[test]
+fn crypto_is_a_capability_granted_by_default_and_withheld_on_request() {
+    let runtime = support::runtime();
+    let dir = PluginDir::new();
+    let manifest =
+        std::fs::read_to_string(support::repo_root().join("plugins/offline-verifier/offline.toml"))
+            .expect("offline verifier manifest");
+    assert!(manifest.contains("capabilities = [\"crypto\"]"), "the offline verifier asks for crypto");
+    let located = dir.install_as("offline", "offline", &manifest);
+    let plugin = runtime.load(&located, &Policy::default(), false).expect("crypto is granted by default");
+    assert_eq!(plugin.capabilities(), [Capability::Crypto]);
+    assert!(plugin.inspection().imports.iter().any(|i| i.starts_with("cvm-attest:plugin/crypto@")));
+
+    let log_only = Policy { grant: Some(vec![Capability::Log]), ..Policy::default() };
+    let err = runtime.load(&located, &log_only, false).unwrap_err();
+    assert!(matches!(err, Error::CapabilityDenied { ref capability, .. } if capability == "crypto"), "{err}");
+
+    let undeclared = manifest.replace("capabilities = [\"crypto\"]", "capabilities = []");
+    let err = support::load(&runtime, &dir.install_as("offline", "offline", &undeclared)).unwrap_err();
+    assert!(
+        matches!(err, Error::UndeclaredCapability { ref import, ref capability, .. }
+            if import.contains("/crypto@") && capability == "crypto"),
+        "{err}"
+    );
+}
+
 #[test]
 fn imports_must_be_declared_in_the_manifest() {
     let runtime = support::runtime();

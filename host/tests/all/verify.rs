@@ -192,7 +192,7 @@ fn partial_evidence_is_refused_with_what_to_do() {
 }
 
 #[test]
-fn the_offline_verifier_asks_for_no_capabilities_and_imports_no_io() {
+fn the_offline_verifier_asks_only_for_crypto_and_imports_no_io() {
     let (dir, _) = shipped_plugins();
     let run = cvm_attest()
         .args(["plugin", "inspect", "-o", "json"])
@@ -201,9 +201,10 @@ fn the_offline_verifier_asks_for_no_capabilities_and_imports_no_io() {
         .expect("run inspect");
     assert!(run.status.success(), "{}", stderr(&run));
     let inspection = json(&run);
-    assert_eq!(inspection["manifest"]["capabilities"], serde_json::json!([]));
+    assert_eq!(inspection["manifest"]["capabilities"], serde_json::json!(["crypto"]));
     assert_eq!(inspection["loads"], true);
     let imports = inspection["inspection"]["imports"].to_string();
+    assert!(imports.contains("cvm-attest:plugin/crypto@0.1.1"), "{imports}");
     for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http", "cvm-attest:plugin/log"] {
         assert!(!imports.contains(forbidden), "imports {forbidden}: {imports}");
     }

@@ -24,19 +24,20 @@
 //! ```
 
 /// The version of the `cvm-attest:plugin` WIT package these bindings were generated from.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.1.1";
 
 pub use serde_json as json;
 
 /// Bindings for the `claim-check` world.
 pub mod claim_check {
     wit_bindgen::generate!({
-        path: "../../wit/plugin@0.1.0",
+        path: "../../wit/plugin@0.1",
         world: "claim-check",
         pub_export_macro: true,
         export_macro_name: "export_claim_check_world",
         default_bindings_module: "$crate::claim_check",
     });
+    pub use cvm_attest::plugin::crypto;
     pub use cvm_attest::plugin::log::{Level, log};
     pub use cvm_attest::plugin::types::*;
     pub use exports::cvm_attest::plugin::claim_check_api::Guest as Plugin;
@@ -68,12 +69,13 @@ pub mod claim_check {
 /// Bindings for the `output-format` world.
 pub mod output_format {
     wit_bindgen::generate!({
-        path: "../../wit/plugin@0.1.0",
+        path: "../../wit/plugin@0.1",
         world: "output-format",
         pub_export_macro: true,
         export_macro_name: "export_output_format_world",
         default_bindings_module: "$crate::output_format",
     });
+    pub use cvm_attest::plugin::crypto;
     pub use cvm_attest::plugin::log::{Level, log};
     pub use cvm_attest::plugin::types::*;
     pub use exports::cvm_attest::plugin::output_format_api::Guest as Plugin;
@@ -98,12 +100,13 @@ pub mod output_format {
 /// Bindings for the `verifier` world.
 pub mod verifier {
     wit_bindgen::generate!({
-        path: "../../wit/plugin@0.1.0",
+        path: "../../wit/plugin@0.1",
         world: "verifier",
         pub_export_macro: true,
         export_macro_name: "export_verifier_world",
         default_bindings_module: "$crate::verifier",
     });
+    pub use cvm_attest::plugin::crypto;
     pub use cvm_attest::plugin::log::{Level, log};
     pub use cvm_attest::plugin::types::*;
     pub use exports::cvm_attest::plugin::verifier_api::Guest as Plugin;

@@ -1,4 +1,4 @@
-//! Test plugin: built against 0.1.1 and calling `log-kv`, a host function that 0.1.1 added. A 0.1.0
+//! Test plugin: built against 0.1.2 and calling `log-kv`, a host function that 0.1.2 added. A 0.1.1
 //! host does not have it and must refuse the plugin at load, naming what is missing.
 
 wit_bindgen::generate!({ path: "wit", world: "claim-check" });
@@ -15,7 +15,7 @@ impl Guest for NeedsNewerHost {
             name: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: PluginKind::ClaimCheck,
-            api_version: "0.1.1".into(),
+            api_version: "0.1.2".into(),
         }
     }
 

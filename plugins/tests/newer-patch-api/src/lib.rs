@@ -1,5 +1,5 @@
-//! Test plugin: built against 0.1.1, a later patch of the current line that adds an exported function.
-//! A 0.1.0 host must still load and run it: additions within a line are compatible.
+//! Test plugin: built against 0.1.2, a later patch of the current line that adds an exported function.
+//! A 0.1.1 host must still load and run it: additions within a line are compatible.
 
 wit_bindgen::generate!({ path: "wit", world: "claim-check" });
 
@@ -14,7 +14,7 @@ impl Guest for NewerPatchApi {
             name: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: PluginKind::ClaimCheck,
-            api_version: "0.1.1".into(),
+            api_version: "0.1.2".into(),
         }
     }
 
