@@ -27,7 +27,6 @@ CRITERION_SECONDS=${CRITERION_SECONDS:-5}
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 STARTED=$(date +%s)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'side-by-side.sh: %s\n' "$*" >&2; exit 1; }
@@ -114,6 +113,7 @@ done
 [ -n "$(ls -A "$WORK/cache")" ] || die "cvm-attest left no compiled code in $WORK/cache: the timed runs would compile"
 
 # ---------------------------------------------------------------------------------------------------
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)   # when the measurements start, after the builds
 say "whole processes: hyperfine, $HYPERFINE_WARMUP warm-up runs and $HYPERFINE_RUNS timed runs each"
 hyperfine -N --warmup "$HYPERFINE_WARMUP" --runs "$HYPERFINE_RUNS" --export-json "$WORK/hyperfine.json" \
     -n "cvm-attest --version" "$WORK/cvm-attest --version" \
@@ -187,7 +187,7 @@ was measured in that one run on this one machine.
 | CPU | {e['CPU']}, `nproc` {e['CORES']}, {e['MEM']} |
 | kernel | {e['KERNEL']} |
 | date | {e['DATE']} |
-| load average (1, 5, 15 min) | {e['LOAD_START']} at the start, {e['LOAD_END']} at the end |
+| load average (1, 5, 15 min) | {e['LOAD_START']} when the measurements started, {e['LOAD_END']} at the end |
 | measured | {e['V_CVM']} at {e['COMMIT']} (working tree: {tree}); {e['V_SNPGUEST']}; regorus {e['V_REGORUS']}; {e['V_RUSTC']}; {e['V_HYPERFINE']} |
 
 The machine is a shared 2-core VM on which other builds and tests run at the same time: absolute
