@@ -41,16 +41,34 @@ pub fn read(path: &Path, what: &'static str, limit: u64) -> Result<Vec<u8>, Erro
             limit,
         });
     }
+    let file = open(path, what)?;
+    read_open(&file, path, what, limit)
+}
+
+/// `path` opened for reading, once: it must be a regular file (checked on the opened file, so a swap
+/// between the check and the read cannot matter).
+pub(crate) fn open(path: &Path, what: &'static str) -> Result<std::fs::File, Error> {
+    let io = |source| Error::Io { what, path: path.to_owned(), source };
     // Non-blocking, so that opening a FIFO with no writer returns instead of waiting for one.
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(path)
         .map_err(io)?;
-    // Checked on the opened file, so a swap between the check and the read cannot matter.
     if !file.metadata().map_err(io)?.is_file() {
         return Err(Error::NotRegular { what, path: path.to_owned() });
     }
+    Ok(file)
+}
+
+/// The bytes of a file [`open`] returned (`path` only names it in errors): at most `limit` of them.
+pub(crate) fn read_open(
+    file: &std::fs::File,
+    path: &Path,
+    what: &'static str,
+    limit: u64,
+) -> Result<Vec<u8>, Error> {
+    let io = |source| Error::Io { what, path: path.to_owned(), source };
     read_bounded(file, limit).map_err(io)?.ok_or_else(|| Error::TooLarge {
         what,
         path: path.to_owned(),

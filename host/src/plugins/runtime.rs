@@ -99,10 +99,14 @@ impl Runtime {
             });
         }
         let manifest_digest = sha256_hex(&manifest_bytes);
-        let wasm = input::read(&located.wasm_path, "plugin component", input::MAX_COMPONENT_BYTES)?;
-        let digest = sha256_hex(&wasm);
+        // Opened once; its digest is remembered for its identity or hashed from this descriptor, and
+        // its bytes, when the compiled code is not cached, are read from it (cache::component_digest).
+        let mut wasm = cache::ComponentFile::open(&located.wasm_path)?;
+        let digest = self.cache.component_digest(&mut wasm)?;
         check_pins(&name, policy, require_pinned, &digest, &manifest_digest)?;
-        let (component, inspection) = self.compile_bytes(&name, wasm, digest)?;
+        let size = wasm.size();
+        let bytes = || wasm.into_bytes(&self.cache, &digest, &name);
+        let (component, inspection) = self.compile_with(&name, digest.clone(), size, bytes)?;
         check_exports(&manifest, &inspection)?;
         check_imports(&manifest, &inspection)?;
         let granted = policy.granted();
@@ -138,15 +142,27 @@ impl Runtime {
         wasm: Vec<u8>,
         digest: String,
     ) -> Result<(Component, Inspection), Error> {
+        let size = wasm.len() as u64;
+        self.compile_with(name, digest, size, || Ok(wasm))
+    }
+
+    /// The component with this digest: from the compiled-code cache, else compiled from `wasm()`
+    /// (bytes with that digest), which is called only then.
+    fn compile_with(
+        &self,
+        name: &str,
+        digest: String,
+        size: u64,
+        wasm: impl FnOnce() -> Result<Vec<u8>, Error>,
+    ) -> Result<(Component, Inspection), Error> {
         let invalid = |e: wasmtime::Error| Error::InvalidComponent {
             plugin: name.to_owned(),
             reason: guest_text(&format!("{e:#}")),
         };
-        let size = wasm.len() as u64;
         let (component, origin) = match self.cache.get(&self.engine, &digest) {
             Some(component) => (component, Origin::Cached),
             None => {
-                let compiled = self.compile(name, wasm)?.map_err(invalid)?;
+                let compiled = self.compile(name, wasm()?)?.map_err(invalid)?;
                 self.cache.put(&digest, &compiled);
                 // SAFETY: these bytes were produced by `precompile_component` on this engine just now.
                 #[allow(unsafe_code)]

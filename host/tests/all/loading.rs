@@ -155,3 +155,37 @@ fn test_verifier_returns_its_fixed_claims_and_steps() {
     let nonce = verified.steps.iter().find(|s| s.name == "nonce").expect("nonce step");
     assert_eq!(nonce.status, types::StepStatus::Failed, "the evidence carries another nonce");
 }
+
+/// The digest of a component is remembered for its identity (device, inode, size, mtime, ctime):
+/// one rewritten in place, even to the same size, is hashed again, and refused under the old pin.
+#[test]
+fn a_component_changed_in_place_is_hashed_again_and_refused_under_its_old_pin() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let cache_dir = cache.path().join("cvm-attest");
+    let records = cache.path().join("cvm-attest.digests");
+    let dir = PluginDir::new();
+    let located = dir.install("claim-equals");
+    // A digest is remembered only once the file's ctime is a couple of seconds old.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let first =
+        support::load(&Runtime::new(Some(cache_dir.clone())).expect("runtime"), &located).expect("loads");
+    let old = first.inspection().digest.clone();
+    let remembered = std::fs::read_dir(&records).expect("records").count();
+    assert!(remembered >= 1, "the component's digest is remembered");
+    let pinned = Policy { sha256: Some(old.clone()), ..Policy::default() };
+    let runtime = Runtime::new(Some(cache_dir.clone())).expect("runtime");
+    let second = runtime.load(&located, &pinned, false).expect("unchanged: loads under its pin");
+    assert_eq!((second.inspection().origin, &second.inspection().digest), (Origin::Cached, &old));
+
+    let mut wasm = std::fs::read(&located.wasm_path).expect("component");
+    let size = wasm.len();
+    *wasm.last_mut().expect("bytes") ^= 1;
+    std::fs::write(&located.wasm_path, &wasm).expect("rewrite in place");
+    assert_eq!(std::fs::metadata(&located.wasm_path).expect("metadata").len() as usize, size);
+    let err = runtime.load(&located, &pinned, false).unwrap_err();
+    let Error::DigestMismatch { file, expected, actual, .. } = &err else {
+        panic!("expected a digest mismatch, got {err}")
+    };
+    assert_eq!((*file, expected), ("component", &old));
+    assert_ne!(actual, &old);
+}
