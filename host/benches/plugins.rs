@@ -49,6 +49,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("wasm: instantiate + check", |b| {
         b.iter(|| plugin.check(black_box(&ctx), black_box(&claims)))
     });
+    // The floor under any evaluation: a fresh store and instance, and a call that does nothing.
+    group.bench_function("wasm: instantiate + describe", |b| b.iter(|| plugin.describe()));
     group
         .bench_function("native", |b| b.iter(|| native_claim_equals(black_box(&config), black_box(&claims))));
     group.finish();

@@ -5,27 +5,30 @@
 
 use cvm_attest_plugin_sdk::Claims;
 use cvm_attest_plugin_sdk::claim_check::{self, EvalContext, Finding, PluginError, PluginInfo, Verdict};
-use cvm_attest_plugin_sdk::json::{Map, Value};
+use cvm_attest_plugin_sdk::json::{self, Value, value::RawValue};
 
 struct ClaimEquals;
 
-fn parse_config(config: &str) -> Result<Map<String, Value>, PluginError> {
+/// The rules in the order written: a JSON Pointer and the value the claim there must equal.
+fn parse_config(config: &str) -> Result<Vec<(String, Value)>, PluginError> {
+    const SHAPE: &str = "expected a JSON object of {\"/claim/pointer\": value}";
     let invalid = |why: String| PluginError::InvalidConfig(why);
-    // Strict: a repeated pointer would silently drop one of the operator's rules.
-    let rules = match cvm_attest_formats::json::from_str(config) {
-        Ok(Value::Object(rules)) => rules,
-        Ok(_) => return Err(invalid("expected a JSON object of {\"/claim/pointer\": value}".into())),
-        Err(e) => {
-            return Err(invalid(format!("config is not JSON ({e}); expected {{\"/claim/pointer\": value}}")));
-        }
-    };
-    if rules.is_empty() {
+    let object = Claims::parse(config).map_err(|e| invalid(format!("{SHAPE}, but {}", e.0)))?;
+    let members: Vec<_> = object.members().collect();
+    let pointers: Vec<&str> = members.iter().map(|(p, _)| *p).collect();
+    if pointers.is_empty() {
         return Err(invalid("no claims configured: a check that checks nothing would always pass".into()));
     }
-    if let Some(bad) = rules.keys().find(|k| !k.starts_with('/')) {
+    if let Some(bad) = pointers.iter().find(|p| !p.starts_with('/')) {
         return Err(invalid(format!("'{bad}' is not a JSON Pointer; write it as \"/{bad}\"")));
     }
-    Ok(rules)
+    // Strict: a repeated pointer would silently drop one of the operator's rules.
+    let repeated = pointers.iter().enumerate().find(|&(i, p)| pointers[..i].contains(p));
+    if let Some((_, twice)) = repeated {
+        return Err(invalid(format!("'{twice}' is configured twice; keep one rule for it")));
+    }
+    let value = |raw: &RawValue| json::from_str(raw.get()).map_err(|e| invalid(e.to_string()));
+    members.iter().map(|(p, raw)| Ok((p.to_string(), value(raw)?))).collect()
 }
 
 impl claim_check::Plugin for ClaimEquals {
@@ -43,7 +46,7 @@ impl claim_check::Plugin for ClaimEquals {
         let findings: Vec<Finding> = rules
             .iter()
             .filter_map(|(path, expected)| match claims.get(path) {
-                Some(actual) if actual == expected => None,
+                Some(actual) if actual == *expected => None,
                 Some(actual) => {
                     Some(Finding::at(path, "claim-mismatch", format!("expected {expected}, found {actual}")))
                 }

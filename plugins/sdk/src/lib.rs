@@ -17,7 +17,7 @@
 //!     }
 //!     fn check(_ctx: EvalContext, claims: String) -> Result<Verdict, PluginError> {
 //!         let claims = cvm_attest_plugin_sdk::Claims::parse(&claims)?;
-//!         Ok(if claims.get("/secureboot") == Some(&true.into()) { Verdict::Pass } else { ... })
+//!         Ok(if claims.get("/secureboot") == Some(true.into()) { Verdict::Pass } else { ... })
 //!     }
 //! }
 //! cvm_attest_plugin_sdk::export_claim_check!(SecureBoot);
@@ -146,36 +146,5 @@ macro_rules! export_verifier {
     };
 }
 
-/// A claim set (the JSON payload of an attestation token), read with JSON Pointers.
-#[derive(Debug, Clone)]
-pub struct Claims(json::Value);
-
-/// Claims that are not a JSON object.
-#[derive(Debug, Clone)]
-pub struct ClaimsError(pub String);
-
-impl Claims {
-    /// Parse claims as handed over by the host.
-    pub fn parse(text: &str) -> Result<Self, ClaimsError> {
-        match json::from_str(text) {
-            Ok(value @ json::Value::Object(_)) => Ok(Claims(value)),
-            Ok(_) => Err(ClaimsError("claims must be a JSON object".into())),
-            Err(e) => Err(ClaimsError(format!("claims are not valid JSON: {e}"))),
-        }
-    }
-
-    /// The claim at a JSON Pointer such as `/x-ms-isolation-tee/x-ms-attestation-type`.
-    pub fn get(&self, pointer: &str) -> Option<&json::Value> {
-        self.0.pointer(pointer)
-    }
-
-    /// The claim at `pointer` when it is a string.
-    pub fn str(&self, pointer: &str) -> Option<&str> {
-        self.get(pointer).and_then(json::Value::as_str)
-    }
-
-    /// The whole claim set.
-    pub fn as_value(&self) -> &json::Value {
-        &self.0
-    }
-}
+mod claims;
+pub use claims::{Claims, ClaimsError};
