@@ -47,6 +47,13 @@ pub enum Command {
     /// Show or verify an MAA token (JWT)
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print a shell completion script (e.g. `cvm-attest completions bash > /etc/bash_completion.d/cvm-attest`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. `cvm-attest man > /usr/local/share/man/man1/cvm-attest.1`)
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod attest;
 mod evidence;
 mod plugin;
 mod resolve;
+mod shell;
 mod token;
 mod verify;
 
@@ -82,13 +83,29 @@ fn message(err: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = crate::config::Config::discover(cli.config.as_deref())?;
+    let config = || crate::config::Config::discover(cli.config.as_deref());
+    let plugins = |config: &crate::config::Config| search_path(config, &cli.plugin_dirs);
     match cli.command {
-        Command::Attest(args) => attest::run(&args, &config, &search_path(&config, &cli.plugin_dirs)),
-        Command::Evidence(cmd) => evidence::run(cmd),
-        Command::Verify(args) => verify::run(&args, &config, &search_path(&config, &cli.plugin_dirs)),
-        Command::Plugin(cmd) => plugin::run(cmd, &config, &search_path(&config, &cli.plugin_dirs)),
-        Command::Token(cmd) => token::run(cmd, &config),
+        Command::Attest(ref args) => {
+            let config = config()?;
+            attest::run(args, &config, &plugins(&config))
+        }
+        Command::Evidence(cmd) => {
+            config()?;
+            evidence::run(cmd)
+        }
+        Command::Verify(ref args) => {
+            let config = config()?;
+            verify::run(args, &config, &plugins(&config))
+        }
+        Command::Plugin(cmd) => {
+            let config = config()?;
+            plugin::run(cmd, &config, &plugins(&config))
+        }
+        Command::Token(cmd) => token::run(cmd, &config()?),
+        // Generated from the argument definitions alone: a broken configuration must not stop them.
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man => shell::man(),
     }
 }
 

@@ -222,3 +222,39 @@ fn a_manifest_without_its_component_is_listed_as_broken_not_as_a_plugin() {
     assert!(text.contains(&format!("broken: cannot read plugin component {ours}")), "{text}");
     assert!(listed <= 1, "only the checkout's build, if any: {text}");
 }
+
+#[test]
+fn completions_are_scripts_each_shell_accepts_and_know_every_command() {
+    let bash = cvm_attest().args(["completions", "bash"]).output().expect("run");
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let script = stdout(&bash);
+    for word in ["attest", "verify", "evidence", "plugin", "token", "--evidence", "--plugin-dir"] {
+        assert!(script.contains(word), "bash completion lacks {word}");
+    }
+    // bash parses it and, sourced, registers the completion function for cvm-attest.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cvm-attest.bash");
+    std::fs::write(&file, &script).expect("write");
+    let sourced = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p cvm-attest", file.display()))
+        .output()
+        .expect("bash");
+    assert!(sourced.status.success() && stdout(&sourced).contains("cvm-attest"), "{}", stderr(&sourced));
+
+    let fish = stdout(&cvm_attest().args(["completions", "fish"]).output().expect("run"));
+    assert!(fish.contains("complete -c cvm-attest") && fish.contains("token"), "{fish}");
+    let zsh = stdout(&cvm_attest().args(["completions", "zsh"]).output().expect("run"));
+    assert!(zsh.starts_with("#compdef cvm-attest"), "{zsh}");
+}
+
+#[test]
+fn man_page_is_roff_naming_the_commands_and_exit_statuses() {
+    let out = cvm_attest().arg("man").output().expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH cvm-attest 1"), "{page}");
+    for word in ["attest", "verify", "completions", "Exit status", "\\-\\-plugin\\-dir"] {
+        assert!(page.contains(word), "the man page lacks {word}");
+    }
+}

@@ -362,6 +362,15 @@ const ROWS: &[Row] = &[
     row(verify_token!("-o", "json"), 0),
     row(verify_token!("--output", "text"), 0),
     row(verify_token!("-o", "yaml"), 2),
+    // completions and man: no configuration needed, not even a readable one
+    row(&["completions", "bash"], 0),
+    row(&["completions", "zsh"], 0),
+    row(&["completions", "fish"], 0),
+    row(&["completions", "tcsh"], 2),
+    row(&["completions"], 2),
+    row(&["--config", "{tmp}/missing.toml", "completions", "bash"], 0),
+    row(&["man"], 0),
+    row(&["--config", "{tmp}/missing.toml", "man"], 0),
 ];
 
 #[test]
