@@ -85,3 +85,81 @@ fn summary_shows_the_verdict_and_each_failed_finding() {
     assert!(text.contains("/x-ms-azurevm-is-windows: expected false, found true"), "{text}");
     assert!(text.contains("https://sharedweu.weu.attest.azure.net"), "{text}");
 }
+
+/// The real token of [`support::maa_claims`].
+const SNP_TOKEN: &str = include_str!(
+    "../../../formats/testdata/maa/cvm-clientlibtests-sharedweu-azurevm-sevsnpvm-2023-03-30.jwt"
+);
+
+fn env_plugin(dir: &PluginDir) -> cvm_attest::plugins::Plugin {
+    let manifest =
+        std::fs::read_to_string(support::repo_root().join("plugins/env-file/env.toml")).expect("manifest");
+    support::load(&support::runtime(), &dir.install_as("env", "env", &manifest)).expect("loads")
+}
+
+fn outcome(claims: String, token: Option<&str>, verdict: types::Verdict) -> types::AttestationResult {
+    types::AttestationResult {
+        claims,
+        token: token.map(|t| t.trim().to_owned()),
+        verifier: "maa".into(),
+        checks: vec![types::CheckOutcome {
+            plugin: "claim-equals".into(),
+            version: "0.1.0".into(),
+            digest: "00".into(),
+            verdict,
+        }],
+    }
+}
+
+/// What a POSIX shell reads back from an environment file: `NAME=value` lines after `set -a; . FILE`.
+fn sourced(file_text: &str, names: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("attestation.env");
+    std::fs::write(&file, file_text).expect("write");
+    let script = names.iter().map(|n| format!("printf '%s\\0' \"${n}\"")).collect::<Vec<_>>().join("; ");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("set -a; . '{}'; {script}", file.display()))
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn env_format_writes_an_environment_file_a_shell_reads_back() {
+    let dir = PluginDir::new();
+    let plugin = env_plugin(&dir);
+    let passed = outcome(support::maa_claims(), Some(SNP_TOKEN), types::Verdict::Pass);
+    let rendered = plugin.format(&ctx(""), &passed).expect("renders");
+    let text = String::from_utf8(rendered.body).expect("UTF-8");
+    insta::assert_snapshot!("env-format-pass", text.replace(SNP_TOKEN.trim(), "<the real token>"));
+    let read = sourced(&text, &["CVM_ATTEST_VERDICT", "CVM_ATTEST_TOKEN", "CVM_ATTEST_EXPIRES"]);
+    assert_eq!(read, ["pass", SNP_TOKEN.trim(), "1680202174"]);
+
+    let failed = outcome(support::maa_claims(), None, types::Verdict::Fail(vec![]));
+    let text = String::from_utf8(plugin.format(&ctx(""), &failed).expect("renders").body).expect("UTF-8");
+    assert!(
+        text.contains(
+            "CVM_ATTEST_VERDICT=fail\nCVM_ATTEST_VERIFIER=maa\nCVM_ATTEST_FAILED_CHECKS=claim-equals\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("CVM_ATTEST_TOKEN"), "no token, no key: {text}");
+}
+
+#[test]
+fn env_format_quotes_what_a_shell_would_expand() {
+    let dir = PluginDir::new();
+    let plugin = env_plugin(&dir);
+    let hostile = r#"{"iss": "https://x\" $(touch /tmp/pwned) `id` \\ $HOME", "exp": 1}"#;
+    let result = outcome(hostile.into(), None, types::Verdict::Pass);
+    let text = String::from_utf8(plugin.format(&ctx(""), &result).expect("renders").body).expect("UTF-8");
+    let read = sourced(&text, &["CVM_ATTEST_ISSUER"]);
+    assert_eq!(read, [r#"https://x" $(touch /tmp/pwned) `id` \ $HOME"#], "{text}");
+}

@@ -1,0 +1,93 @@
+//! Output format: the result as `KEY=VALUE` lines that a systemd `EnvironmentFile=` (or a shell's
+//! `set -a; . FILE`) reads, so that a service can hand its token on and act on the verdict.
+//!
+//! ```text
+//! CVM_ATTEST_VERDICT=pass
+//! CVM_ATTEST_VERIFIER=maa
+//! CVM_ATTEST_FAILED_CHECKS=
+//! CVM_ATTEST_ATTESTATION_TYPE=sevsnpvm
+//! CVM_ATTEST_ISSUER=https://sharedweu.weu.attest.azure.net
+//! CVM_ATTEST_EXPIRES=1680202174
+//! CVM_ATTEST_TOKEN=eyJhbGciOiJSUzI1NiIs…
+//! ```
+//!
+//! A key whose value is unknown (no token, no `exp` claim) is left out rather than set empty, except
+//! `CVM_ATTEST_FAILED_CHECKS`, which is empty when every check passed.
+
+use cvm_attest_plugin_sdk::Claims;
+use cvm_attest_plugin_sdk::json::Value;
+use cvm_attest_plugin_sdk::output_format::{
+    self, AttestationResult, EvalContext, PluginError, PluginInfo, Rendered, Verdict,
+};
+
+struct EnvFile;
+
+impl output_format::Plugin for EnvFile {
+    fn describe() -> PluginInfo {
+        output_format::info("env", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn validate_config(_config: String) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    fn format(_ctx: EvalContext, outcome: AttestationResult) -> Result<Rendered, PluginError> {
+        let claims = Claims::parse(&outcome.claims)?;
+        let failed: Vec<&str> = outcome
+            .checks
+            .iter()
+            .filter(|c| !matches!(c.verdict, Verdict::Pass))
+            .map(|c| c.plugin.as_str())
+            .collect();
+        let text = |pointers: &[&str]| pointers.iter().find_map(|p| claims.get(p)).map(|v| shown(&v));
+        let mut lines = vec![
+            ("VERDICT", Some(if failed.is_empty() { "pass" } else { "fail" }.to_owned())),
+            ("VERIFIER", Some(outcome.verifier.clone())),
+            ("FAILED_CHECKS", Some(failed.join(","))),
+            (
+                "ATTESTATION_TYPE",
+                text(&["/x-ms-isolation-tee/x-ms-attestation-type", "/x-ms-attestation-type"]),
+            ),
+            ("ISSUER", text(&["/iss"])),
+            ("EXPIRES", text(&["/exp"])),
+        ];
+        lines.push(("TOKEN", outcome.token.clone()));
+        let mut body = String::new();
+        for (key, value) in lines {
+            if let Some(value) = value {
+                body.push_str(&format!("CVM_ATTEST_{key}={}\n", quoted(&value)));
+            }
+        }
+        Ok(Rendered { media_type: "text/plain; charset=utf-8".into(), body: body.into_bytes() })
+    }
+}
+
+/// A claim as text: strings as they are, anything else as JSON.
+fn shown(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+}
+
+/// The value as systemd and POSIX shells both read it back: bare when it is made of safe characters,
+/// else in double quotes with `\`, `"`, `$` and `` ` `` escaped and line breaks written as `\n`.
+fn quoted(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.,:/+=@%".contains(c);
+    if value.chars().all(safe) {
+        return value.to_owned();
+    }
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\\' | '"' | '$' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+cvm_attest_plugin_sdk::export_output_format!(EnvFile);
