@@ -2,8 +2,8 @@
 //!
 //! The guest plugins build reproducibly (`scripts/reproducible-rustc`): the same source and toolchain
 //! give the same bytes on every machine. `scripts/lock-plugins.sh` builds them with the documented
-//! command and records, for each shipped plugin (`claim-equals`, `summary`, `env`, `offline`; never the
-//! test plugins), the SHA-256 of its component and of its manifest. The host is compiled with that
+//! command and records, for each shipped plugin (those directly in `plugins/`; never the test
+//! plugins), the SHA-256 of its component and of its manifest. The host is compiled with that
 //! file, so it trusts exactly the plugins built from its own source: a plugin whose name and both
 //! digests match an entry is pinned, wherever it is found, as if the operator had pinned it
 //! (`[plugins.NAME] sha256`, `manifest_sha256`, which take precedence), so it loads without the
@@ -97,7 +97,7 @@ mod tests {
     fn the_built_in_lock_is_valid_and_names_the_shipped_plugins() {
         let lock = Lock::parse(BUILT_IN).expect("plugins/plugins.lock parses");
         let names: Vec<&str> = lock.plugins.keys().map(String::as_str).collect();
-        assert_eq!(names, ["claim-equals", "env", "offline", "summary"]);
+        assert_eq!(names, ["claim-equals", "env", "offline", "prometheus", "summary"]);
         assert!(lock.toolchain.starts_with("rustc "), "{}", lock.toolchain);
         assert_eq!(Lock::built_in(), &lock);
     }

@@ -2,7 +2,7 @@
 
 use cvm_attest::plugins::{Error, types};
 
-use crate::support::{self, PluginDir, ctx};
+use crate::support::{self, PluginDir, ctx, manifest_of};
 
 fn failed_paths(verdict: &types::Verdict) -> Vec<String> {
     match verdict {
@@ -162,4 +162,32 @@ fn env_format_quotes_what_a_shell_would_expand() {
     let text = String::from_utf8(plugin.format(&ctx(""), &result).expect("renders").body).expect("UTF-8");
     let read = sourced(&text, &["CVM_ATTEST_ISSUER"]);
     assert_eq!(read, [r#"https://x" $(touch /tmp/pwned) `id` \ $HOME"#], "{text}");
+}
+
+#[test]
+fn prometheus_format_exposes_success_expiry_svns_and_findings() {
+    let dir = PluginDir::new();
+    let manifest = std::fs::read_to_string(manifest_of("prometheus")).expect("manifest");
+    let plugin = support::load(&support::runtime(), &dir.install_as("prometheus", "prometheus", &manifest))
+        .expect("loads");
+    let passed = outcome(support::maa_claims(), Some(SNP_TOKEN), types::Verdict::Pass);
+    let rendered = plugin.format(&ctx(""), &passed).expect("renders");
+    assert_eq!(rendered.media_type, "text/plain; version=0.0.4; charset=utf-8");
+    let text = String::from_utf8(rendered.body).expect("UTF-8");
+    insta::assert_snapshot!("prometheus-format-pass", text);
+    // Every sample line is `name{labels} value` after its HELP and TYPE.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').expect("a value");
+        assert!(series.starts_with("cvm_attest_") && value.parse::<f64>().is_ok(), "{line}");
+    }
+
+    let finding = types::Finding { code: "c".into(), message: "m".into(), claim_path: None };
+    let failed = outcome(r#"{"x":1}"#.into(), None, types::Verdict::Fail(vec![finding.clone(), finding]));
+    let text = String::from_utf8(plugin.format(&ctx(""), &failed).expect("renders").body).expect("UTF-8");
+    assert!(text.contains("cvm_attest_success{verifier=\"maa\"} 0\n"), "{text}");
+    assert!(text.contains("cvm_attest_check_findings{check=\"claim-equals\"} 2\n"), "{text}");
+    assert!(
+        !text.contains("expiry") && !text.contains("cvm_attest_svn"),
+        "unknown values are left out: {text}"
+    );
 }
