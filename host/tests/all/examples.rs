@@ -66,6 +66,30 @@ fn each_check_holds_for_the_claims_it_is_for() {
 }
 
 #[test]
+fn each_policy_holds_on_maa_tokens_and_offline_results_it_is_for() {
+    for policy in ["examples/policies/production-snp.json", "examples/policies/cpp-sample-bool.json"] {
+        let out = run(&["plugin", "run", "policy", "--claims", MAA_CLAIMS, "--plugin-config", policy]);
+        assert_ok(&out, &format!("{policy} on the MAA token's claims"));
+    }
+    for (evidence, policy) in [
+        (SNP, "examples/policies/production-snp.json"),
+        (SNP, "examples/policies/cpp-sample-bool.json"),
+        (TDX, "examples/policies/production-tdx.json"),
+        (TDX, "examples/policies/cpp-sample-bool.json"),
+    ] {
+        let check = format!("policy={policy}");
+        let out = run(&["verify", "--evidence", evidence, "--nonce", "challenge", "--check", &check]);
+        assert_ok(&out, &format!("{policy} on the offline result of {evidence}"));
+    }
+    // The wrong platform's policy fails, naming the rule and the claim.
+    let check = "policy=examples/policies/production-tdx.json";
+    let out = run(&["verify", "--evidence", SNP, "--nonce", "challenge", "--check", check]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("rule 3 ('Intel TDX'): expected \"tdxvm\", found \"sevsnpvm\""), "{stdout}");
+}
+
+#[test]
 fn the_production_config_pins_every_shipped_plugin_and_verifies_without_a_warning() {
     let check = "claim-equals=examples/checks/sevsnp-cvm.json";
     let out = run(&[

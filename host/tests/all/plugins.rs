@@ -191,3 +191,104 @@ fn prometheus_format_exposes_success_expiry_svns_and_findings() {
         "unknown values are left out: {text}"
     );
 }
+
+fn policy_plugin(dir: &PluginDir) -> cvm_attest::plugins::Plugin {
+    support::load(&support::runtime(), &dir.install("policy")).expect("loads")
+}
+
+/// The rules a policy fails, as the messages of its findings.
+fn policy_findings(plugin: &cvm_attest::plugins::Plugin, rules: &str) -> Result<Vec<String>, types::Verdict> {
+    let config = format!(r#"{{"rules": [{rules}]}}"#);
+    match plugin.check(&ctx(&config), &support::maa_claims()).expect("runs") {
+        types::Verdict::Fail(findings) => Ok(findings.into_iter().map(|f| f.message).collect()),
+        other => Err(other),
+    }
+}
+
+#[test]
+fn policy_rules_pass_and_fail_on_real_claims_naming_rule_claim_expected_and_found() {
+    let dir = PluginDir::new();
+    let plugin = policy_plugin(&dir);
+    let passing = [
+        r#"{"claim": "/secureboot", "equals": true}"#,
+        r#"{"claim": "/x-ms-isolation-tee/x-ms-attestation-type", "one_of": ["tdxvm", "sevsnpvm"]}"#,
+        r#"{"claim": "/x-ms-isolation-tee/x-ms-sevsnpvm-snpfw-svn", "min": 8, "max": 8}"#,
+        r#"{"claim": "/x-ms-azurevm-vmid", "regex": "^[0-9A-F-]{36}$"}"#,
+        r#"{"claim": "/x-ms-azurevm-testsigning-enabled", "present": true}"#,
+        r#"{"claim": "/no-such-claim", "present": false}"#,
+    ];
+    for rule in passing {
+        assert_eq!(policy_findings(&plugin, rule), Err(types::Verdict::Pass), "{rule}");
+    }
+    let claims: serde_json::Value = serde_json::from_str(&support::maa_claims()).expect("claims");
+    let measurement = claims["x-ms-isolation-tee"]["x-ms-sevsnpvm-launchmeasurement"].as_str().expect("hex");
+    let allowed = format!(
+        r#"{{"claim": "/x-ms-isolation-tee/x-ms-sevsnpvm-launchmeasurement", "hex_one_of": ["00", "{}"]}}"#,
+        measurement.to_ascii_uppercase()
+    );
+    assert_eq!(
+        policy_findings(&plugin, &allowed),
+        Err(types::Verdict::Pass),
+        "hex compares case-insensitively"
+    );
+
+    let failing = [
+        (
+            r#"{"name": "sb", "claim": "/secureboot", "equals": false}"#,
+            "rule 1 ('sb'): expected false, found true",
+        ),
+        (
+            r#"{"claim": "/x-ms-isolation-tee/x-ms-sevsnpvm-snpfw-svn", "min": 9}"#,
+            "rule 1: expected at least 9, found 8",
+        ),
+        (
+            r#"{"claim": "/x-ms-isolation-tee/x-ms-sevsnpvm-snpfw-svn", "max": 7}"#,
+            "rule 1: expected at most 7, found 8",
+        ),
+        (r#"{"claim": "/secureboot", "min": 1}"#, "rule 1: expected a number, found true"),
+        (r#"{"claim": "/x-ms-azurevm-vmid", "regex": "^[a-f]+$"}"#, "rule 1: expected a match of /^[a-f]+$/"),
+        (
+            r#"{"claim": "/x-ms-isolation-tee/x-ms-sevsnpvm-launchmeasurement", "hex_one_of": ["00"]}"#,
+            "expected one of 1 allowed values",
+        ),
+        (r#"{"claim": "/secureboot", "present": false}"#, "rule 1: expected no such claim, found true"),
+        (r#"{"claim": "/no-such-claim", "equals": 1}"#, "rule 1: the claim is absent"),
+    ];
+    for (rule, message) in failing {
+        let found = policy_findings(&plugin, rule).expect("fails");
+        assert!(found.len() == 1 && found[0].contains(message), "{rule}: {found:?}");
+    }
+    let undecided =
+        policy_findings(&plugin, r#"{"claim": "/no-such-claim", "min": 1, "missing": "indeterminate"}"#);
+    assert!(
+        matches!(&undecided, Err(types::Verdict::Indeterminate(why)) if why.contains("/no-such-claim is absent")),
+        "{undecided:?}"
+    );
+}
+
+#[test]
+fn policy_config_errors_name_the_rule_and_the_fix() {
+    let dir = PluginDir::new();
+    let plugin = policy_plugin(&dir);
+    for (config, says) in [
+        (r#"{"rules": []}"#, "no rules"),
+        (r#"{"rules": [{"claim": "/a", "equals": 1, "min": 0}]}"#, "rule 1: has 2 tests; give exactly one"),
+        (r#"{"rules": [{"claim": "/a"}]}"#, "rule 1: has 0 tests"),
+        (r#"{"rules": [{"claim": "a", "equals": 1}]}"#, "is not a JSON Pointer; write \"/a\""),
+        (
+            r#"{"rules": [{"claim": "/a", "equals": 1}, {"name": "r", "claim": "/b", "regex": "("}]}"#,
+            "rule 2 ('r'): regex",
+        ),
+        (r#"{"rules": [{"claim": "/a", "hex_one_of": ["xyz"]}]}"#, "'xyz' in hex_one_of is not hex"),
+        (r#"{"rules": [{"claim": "/a", "min": 5, "max": 1}]}"#, "nothing could pass"),
+        (r#"{"rules": [{"claim": "/a", "equal": 1}]}"#, "unknown field `equal`"),
+        (r#"{"rules": [{"claim": "/a", "equals": 1, "equals": 2}]}"#, "duplicate field `equals`"),
+        ("{\"rules\": [\n  {\"claim\": \"/a\", \"min\": \"x\"}]}", "line 2"),
+    ] {
+        let err = plugin.validate_config(config).expect_err(config);
+        assert!(
+            matches!(err, Error::ConfigRejected { .. }) && err.to_string().contains(says),
+            "{config}: {err}"
+        );
+    }
+}
