@@ -292,3 +292,36 @@ fn policy_config_errors_name_the_rule_and_the_fix() {
         );
     }
 }
+
+#[test]
+fn explain_format_knows_every_claim_of_the_real_tokens_and_marks_others() {
+    let dir = PluginDir::new();
+    let plugin = support::load(&support::runtime(), &dir.install("explain")).expect("loads");
+    let tdx_token = include_str!("../../../formats/testdata/maa/sharedwus-tdxvm-token-2026-10-08.jwt");
+    let tdx_payload = tdx_token.trim().split('.').nth(1).expect("payload");
+    let tdx_claims = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, tdx_payload)
+            .expect("base64url"),
+    )
+    .expect("UTF-8");
+    for (name, claims) in [("snp", support::maa_claims()), ("tdx", tdx_claims)] {
+        let rendered =
+            plugin.format(&ctx(""), &outcome(claims, None, types::Verdict::Pass)).expect("renders");
+        let text = String::from_utf8(rendered.body).expect("UTF-8");
+        assert!(
+            !text.contains("unknown claim"),
+            "a claim of the real {name} token is not explained:\n{text}"
+        );
+        insta::assert_snapshot!(format!("explain-format-{name}"), text);
+    }
+    let odd =
+        outcome(r#"{"x-new-claim": "\u001b[31mred", "secureboot": true}"#.into(), None, types::Verdict::Pass);
+    let text = String::from_utf8(plugin.format(&ctx(""), &odd).expect("renders").body).expect("UTF-8");
+    assert!(
+        text.contains(
+            "x-new-claim =  [31mred\n    (unknown claim: not in cvm-attest's table)\n    (알 수 없는 클레임)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("secureboot = true\n    UEFI Secure Boot was on during boot\n    부팅 시 UEFI Secure Boot 활성 여부"), "{text}");
+}
