@@ -79,6 +79,36 @@ pub enum PluginCommand {
         /// Plugin names [default: every plugin on the search path]
         names: Vec<String>,
     },
+    /// Start a plugin: a crate with the SDK, an example implementation and its manifest
+    New(NewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin's name (and its crate's): lowercase letters, digits and dashes
+    pub name: String,
+
+    /// What it is
+    #[arg(long, value_enum)]
+    pub kind: NewKind,
+
+    /// Where to make the crate's directory
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// The SDK crate to depend on [default: this checkout's plugins/sdk]
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NewKind {
+    /// A claim check (`--check NAME`)
+    Check,
+    /// An output format (`-o NAME`)
+    Format,
+    /// A verifier (`--verifier NAME`)
+    Verifier,
 }
 
 #[derive(Debug, Args)]

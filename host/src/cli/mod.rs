@@ -11,6 +11,7 @@ mod attest;
 mod evidence;
 mod plugin;
 mod resolve;
+mod scaffold;
 mod shell;
 mod token;
 mod verify;

@@ -21,6 +21,7 @@ pub fn run(cmd: PluginCommand, config: &Config, search: &SearchPath) -> anyhow::
         PluginCommand::Inspect { file, output } => inspect(&file, config, output),
         PluginCommand::Run(args) => run_plugin(&args, search, config),
         PluginCommand::Pin { names } => pin(search, &names),
+        PluginCommand::New(args) => super::scaffold::new(&args),
     }
 }
 

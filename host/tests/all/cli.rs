@@ -258,3 +258,57 @@ fn man_page_is_roff_naming_the_commands_and_exit_statuses() {
         assert!(page.contains(word), "the man page lacks {word}");
     }
 }
+
+/// `plugin new` and the guide's three commands, in a directory outside the repository: the crate
+/// builds against the SDK alone and the plugin loads and runs.
+#[test]
+fn plugin_new_makes_a_crate_that_builds_outside_the_repository_and_runs() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let plugins = work.path().join("installed");
+    std::fs::create_dir(&plugins).expect("plugin dir");
+    let target = work.path().join("target");
+    for (name, kind) in [("my-check", "check"), ("my-format", "format"), ("my-verifier", "verifier")] {
+        let new = cvm_attest()
+            .args(["plugin", "new", name, "--kind", kind])
+            .current_dir(work.path())
+            .output()
+            .expect("run");
+        assert!(new.status.success() && stdout(&new).contains("cargo build --release"), "{}", stderr(&new));
+        let crate_dir = work.path().join(name);
+        let build = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(&crate_dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("cargo");
+        assert!(build.status.success(), "{name} does not build:\n{}", stderr(&build));
+        let wasm = target.join(format!("wasm32-wasip2/release/{}.wasm", name.replace('-', "_")));
+        std::fs::copy(&wasm, plugins.join(format!("{name}.wasm"))).expect("install component");
+        std::fs::copy(crate_dir.join(format!("{name}.toml")), plugins.join(format!("{name}.toml")))
+            .expect("manifest");
+    }
+    let dir = plugins.to_str().expect("UTF-8 path");
+    let claims = support::repo_root().join("examples/claims/sharedweu-sevsnp-2023-03-30.json");
+    let claims = claims.to_str().expect("UTF-8 path");
+    let list = cvm_attest().args(["--plugin-dir", dir, "plugin", "list"]).output().expect("run");
+    for line in ["my-check", "my-format", "my-verifier"] {
+        assert!(stdout(&list).contains(line), "{line} is not listed:\n{}", stdout(&list));
+    }
+    let check = cvm_attest()
+        .args(["--plugin-dir", dir, "plugin", "run", "my-check", "--claims", claims])
+        .output()
+        .expect("run");
+    assert!(check.status.success(), "{}{}", stdout(&check), stderr(&check));
+    let format = cvm_attest()
+        .args(["--plugin-dir", dir, "plugin", "run", "my-format", "--claims", claims])
+        .output()
+        .expect("run");
+    assert!(
+        format.status.success() && stdout(&format).contains("pass sevsnpvm"),
+        "{}{}",
+        stdout(&format),
+        stderr(&format)
+    );
+}

@@ -314,6 +314,15 @@ const ROWS: &[Row] = &[
     row(&["plugin", "pin"], 0),
     row(&["plugin", "pin", "claim-equals", "summary"], 0),
     row(&["plugin", "pin", "no-such-plugin"], 2),
+    row(&["plugin", "new", "flag-check", "--kind", "check", "--dir", "{tmp}"], 0),
+    row(&["plugin", "new", "flag-check", "--kind", "check", "--dir", "{tmp}"], 2),
+    row(&["plugin", "new", "flag-format", "--kind", "format", "--dir", "{tmp}", "--sdk", "plugins/sdk"], 0),
+    row(
+        &["plugin", "new", "flag-verifier", "--kind", "verifier", "--dir", "{tmp}", "--sdk", "{tmp}/nowhere"],
+        2,
+    ),
+    row(&["plugin", "new", "Bad_Name", "--kind", "check", "--dir", "{tmp}"], 2),
+    row(&["plugin", "new", "flag-check", "--kind", "policy", "--dir", "{tmp}"], 2),
     // token decode
     row(&["token", "decode", TOKEN], 0),
     row(&["token", "decode", TOKEN, "-o", "json"], 0),
