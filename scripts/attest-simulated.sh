@@ -19,5 +19,18 @@ cvm-attest token verify "$token" --nonce "$nonce"
 echo "== cvm-attest token decode   (the claims; decoding is not verifying, the step above did that)"
 cvm-attest token decode "$token" 2>/dev/null
 
+# The production policy of the platform the token names.
+case "$(cvm-attest token decode "$token" 2>/dev/null)" in
+    *'"sevsnpvm"'*) policy=examples/policies/production-snp.json ;;
+    *) policy=examples/policies/production-tdx.json ;;
+esac
+echo "== cvm-attest attest --check policy=$policy -o summary   (the production policy, summarised)"
+cvm-attest attest -n "$nonce-policy" --check "policy=$policy" -o summary
+
+echo "== cvm-attest attest -o explain   (every claim and what it means, in English and Korean; three of them)"
+cvm-attest attest -o explain \
+    | grep -A2 -E '^(secureboot|x-ms-isolation-tee/x-ms-compliance-status|x-ms-isolation-tee/(x-ms-sevsnpvm-is-debuggable|tdx_td_attributes_debug)) ='
+
+
 echo "== cvm-attest attest -o bool   (the C++ sample's verdict: a compliant SEV-SNP or TDX CVM)"
 cvm-attest attest -o bool

@@ -1,5 +1,5 @@
 //! The README's main job: `cvm-attest-sim run -- scripts/attest-simulated.sh` takes the simulated CVM
-//! through attest, token verify, token decode and `-o bool`, and the README's quick start runs exactly
+//! through attest, token verify, token decode, the production policy, `-o explain` and `-o bool`, and the README's quick start runs exactly
 //! that.
 
 use std::process::Command;
@@ -31,5 +31,10 @@ fn the_readme_quick_start_attests_the_simulated_cvm() {
     assert!(stdout.contains("\nverified  RS256 signature"), "token verify accepted the token:\n{stdout}");
     assert!(stdout.contains("nonce     matches x-ms-runtime.client-payload.nonce"), "{stdout}");
     assert!(stdout.contains("\"x-ms-compliance-status\": \"azure-compliant-cvm\""), "the claims:\n{stdout}");
+    assert!(stdout.contains("  check policy            pass\n"), "the production policy passes:\n{stdout}");
+    assert!(
+        stdout.contains("    UEFI Secure Boot was on during boot\n    부팅 시 UEFI Secure Boot 활성 여부\n"),
+        "{stdout}"
+    );
     assert_eq!(stdout.lines().last(), Some("true"), "-o bool:\n{stdout}");
 }
