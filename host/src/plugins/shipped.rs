@@ -97,7 +97,10 @@ mod tests {
     fn the_built_in_lock_is_valid_and_names_the_shipped_plugins() {
         let lock = Lock::parse(BUILT_IN).expect("plugins/plugins.lock parses");
         let names: Vec<&str> = lock.plugins.keys().map(String::as_str).collect();
-        assert_eq!(names, ["claim-equals", "env", "explain", "offline", "policy", "prometheus", "summary"]);
+        assert_eq!(
+            names,
+            ["claim-equals", "claims-json", "env", "explain", "offline", "policy", "prometheus", "summary"]
+        );
         assert!(lock.toolchain.starts_with("rustc "), "{}", lock.toolchain);
         assert_eq!(Lock::built_in(), &lock);
     }

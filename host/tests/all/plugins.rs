@@ -325,3 +325,36 @@ fn explain_format_knows_every_claim_of_the_real_tokens_and_marks_others() {
     );
     assert!(text.contains("secureboot = true\n    UEFI Secure Boot was on during boot\n    부팅 시 UEFI Secure Boot 활성 여부"), "{text}");
 }
+
+#[test]
+fn claims_json_format_puts_the_tee_claims_in_one_place_and_is_valid_under_its_schema() {
+    let dir = PluginDir::new();
+    let plugin = support::load(&support::runtime(), &dir.install("claims-json")).expect("loads");
+    let finding = types::Finding {
+        code: "policy-rule".into(),
+        message: "rule 1: expected false, found true".into(),
+        claim_path: Some("/secureboot".into()),
+    };
+    // A guest token (TEE claims nested) that failed a check.
+    let failed = outcome(support::maa_claims(), Some(SNP_TOKEN), types::Verdict::Fail(vec![finding]));
+    let rendered = plugin.format(&ctx(""), &failed).expect("renders");
+    assert_eq!(rendered.media_type, "application/json");
+    let document: serde_json::Value = serde_json::from_slice(&rendered.body).expect("JSON");
+    support::assert_valid("claims-v1.schema.json", &document);
+    assert_eq!(document["passed"], false);
+    assert_eq!(document["platform"], "sevsnpvm");
+    assert_eq!(document["tee"]["x-ms-sevsnpvm-vmpl"], 0);
+    assert_eq!(document["checks"][0]["findings"][0]["claim_path"], "/secureboot");
+    // A platform token (TEE claims at the top) reads the same.
+    let platform = r#"{"x-ms-attestation-type": "sevsnpvm", "x-ms-sevsnpvm-vmpl": 0}"#;
+    let passed = outcome(platform.into(), None, types::Verdict::Indeterminate("no collateral".into()));
+    let document: serde_json::Value =
+        serde_json::from_slice(&plugin.format(&ctx(""), &passed).expect("renders").body).expect("JSON");
+    support::assert_valid("claims-v1.schema.json", &document);
+    assert_eq!(
+        (&document["tee"]["x-ms-sevsnpvm-vmpl"], &document["platform"]),
+        (&0.into(), &"sevsnpvm".into())
+    );
+    assert_eq!(document["checks"][0]["verdict"], "indeterminate");
+    assert_eq!(document["checks"][0]["reason"], "no collateral");
+}

@@ -99,8 +99,6 @@ fn evidence_show_outputs() {
     });
 }
 
-/// `value` is valid under `docs/schemas/NAME`.
-
 #[test]
 fn every_json_output_is_valid_under_its_schema() {
     let json = |args: &[&str], status| -> serde_json::Value {
