@@ -49,13 +49,13 @@ pub fn new(args: &NewArgs) -> anyhow::Result<()> {
     write(&root.join(format!("{name}.toml")), &fill(MANIFEST))?;
     write(&root.join("src/lib.rs"), source)?;
     let wasm = name.replace('-', "_");
-    println!(
+    let next = format!(
         "created {root}\n\nbuild:  cargo build --release --target wasm32-wasip2 --manifest-path {root}/Cargo.toml\n\
          install: mkdir -p PLUGIN_DIR && cp {root}/target/wasm32-wasip2/release/{wasm}.wasm PLUGIN_DIR/{name}.wasm \
          && cp {root}/{name}.toml PLUGIN_DIR/\nrun:    cvm-attest --plugin-dir PLUGIN_DIR plugin list",
         root = root.display()
     );
-    Ok(())
+    super::finish(next.as_bytes(), Ok(()))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
