@@ -15,7 +15,6 @@
 //! `CVM_ATTEST_FAILED_CHECKS`, which is empty when every check passed.
 
 use cvm_attest_plugin_sdk::Claims;
-use cvm_attest_plugin_sdk::json::Value;
 use cvm_attest_plugin_sdk::output_format::{
     self, AttestationResult, EvalContext, PluginError, PluginInfo, Rendered, Verdict,
 };
@@ -39,8 +38,8 @@ impl output_format::Plugin for EnvFile {
             .filter(|c| !matches!(c.verdict, Verdict::Pass))
             .map(|c| c.plugin.as_str())
             .collect();
-        let text = |pointers: &[&str]| pointers.iter().find_map(|p| claims.get(p)).map(|v| shown(&v));
-        let mut lines = vec![
+        let text = |pointers: &[&str]| pointers.iter().find_map(|p| claims.text(p));
+        let lines = [
             ("VERDICT", Some(if failed.is_empty() { "pass" } else { "fail" }.to_owned())),
             ("VERIFIER", Some(outcome.verifier.clone())),
             ("FAILED_CHECKS", Some(failed.join(","))),
@@ -50,21 +49,14 @@ impl output_format::Plugin for EnvFile {
             ),
             ("ISSUER", text(&["/iss"])),
             ("EXPIRES", text(&["/exp"])),
+            ("TOKEN", outcome.token.clone()),
         ];
-        lines.push(("TOKEN", outcome.token.clone()));
         let mut body = String::new();
-        for (key, value) in lines {
-            if let Some(value) = value {
-                body.push_str(&format!("CVM_ATTEST_{key}={}\n", quoted(&value)));
-            }
+        for (key, value) in lines.iter().filter_map(|(key, value)| Some((key, value.as_ref()?))) {
+            body.push_str(&format!("CVM_ATTEST_{key}={}\n", quoted(value)));
         }
         Ok(Rendered { media_type: "text/plain; charset=utf-8".into(), body: body.into_bytes() })
     }
-}
-
-/// A claim as text: strings as they are, anything else as JSON.
-fn shown(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
 }
 
 /// The value as systemd and POSIX shells both read it back: bare when it is made of safe characters,

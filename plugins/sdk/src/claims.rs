@@ -48,6 +48,12 @@ impl<'a> Claims<'a> {
         json::from_str(self.raw(pointer)?.get()).ok()
     }
 
+    /// The claim at `pointer` for display: a string as it is, anything else as JSON.
+    pub fn text(&self, pointer: &str) -> Option<String> {
+        let value = self.get(pointer)?;
+        Some(value.as_str().map_or_else(|| value.to_string(), str::to_owned))
+    }
+
     /// The JSON text of the claim at `pointer`, as the token has it.
     pub fn raw(&self, pointer: &str) -> Option<&'a RawValue> {
         let mut tokens = pointer.strip_prefix('/')?.split('/').map(unescape);
@@ -234,6 +240,8 @@ mod tests {
         assert_eq!(claims.get("/d/x"), Some(json::json!(2)), "the last of a repeated name counts");
         assert_eq!(claims.str("/s").as_deref(), Some("é\n"));
         assert_eq!(claims.str("/d"), None, "not a string");
+        assert_eq!(claims.text("/s").as_deref(), Some("é\n"));
+        assert_eq!(claims.text("/d").as_deref(), Some(r#"{"x":2}"#));
         let names: Vec<&str> = claims.members().map(|(name, _)| name).collect();
         assert_eq!(names, ["d", "d", "s"]);
     }

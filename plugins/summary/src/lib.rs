@@ -39,8 +39,7 @@ impl output_format::Plugin for Summary {
         let _ = writeln!(out, "attestation: {}", if passed { "PASS" } else { "FAIL" });
         let _ = writeln!(out, "  {:<24}{}", "verifier", outcome.verifier);
         for (label, pointers) in ROWS {
-            if let Some(value) = pointers.iter().find_map(|p| claims.get(p)) {
-                let shown = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            if let Some(shown) = pointers.iter().find_map(|p| claims.text(p)) {
                 let _ = writeln!(out, "  {label:<24}{shown}");
             }
         }
