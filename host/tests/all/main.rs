@@ -6,6 +6,7 @@ mod collect;
 mod containment;
 mod examples;
 mod flags;
+mod guide;
 mod imds;
 mod loading;
 mod maa_client;

@@ -51,7 +51,11 @@ fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
-        if entry.file_type().expect("file type").is_dir() {
+        let kind = entry.file_type().expect("file type");
+        if kind.is_symlink() {
+            // As git checks it out (plugins/sdk/wit points into wit/).
+            std::os::unix::fs::symlink(std::fs::read_link(&src).expect("read link"), &dst).expect("symlink");
+        } else if kind.is_dir() {
             let nested: Vec<&str> =
                 skip.iter().filter_map(|s| Path::new(s).strip_prefix(&name).ok()?.to_str()).collect();
             copy_tree(&src, &dst, &nested);

@@ -3,9 +3,8 @@
 //! Config (JSON): an object from JSON Pointer to expected JSON value, e.g.
 //! `{"/secureboot": true, "/x-ms-isolation-tee/x-ms-attestation-type": "sevsnpvm"}`.
 
-use cvm_attest_plugin_sdk::Claims;
-use cvm_attest_plugin_sdk::claim_check::{self, EvalContext, Finding, PluginError, PluginInfo, Verdict};
 use cvm_attest_plugin_sdk::json::{self, Value, value::RawValue};
+use cvm_attest_plugin_sdk::{ClaimCheck, Claims, EvalContext, Finding, PluginError, Verdict};
 
 struct ClaimEquals;
 
@@ -31,18 +30,13 @@ fn parse_config(config: &str) -> Result<Vec<(String, Value)>, PluginError> {
     members.iter().map(|(p, raw)| Ok((p.to_string(), value(raw)?))).collect()
 }
 
-impl claim_check::Plugin for ClaimEquals {
-    fn describe() -> PluginInfo {
-        claim_check::info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+impl ClaimCheck for ClaimEquals {
+    fn validate_config(config: &str) -> Result<(), PluginError> {
+        parse_config(config).map(drop)
     }
 
-    fn validate_config(config: String) -> Result<(), PluginError> {
-        parse_config(&config).map(drop)
-    }
-
-    fn check(ctx: EvalContext, claims: String) -> Result<Verdict, PluginError> {
+    fn check(ctx: &EvalContext, claims: &Claims) -> Result<Verdict, PluginError> {
         let rules = parse_config(&ctx.config)?;
-        let claims = Claims::parse(&claims)?;
         let findings: Vec<Finding> = rules
             .iter()
             .filter_map(|(path, expected)| match claims.get(path) {
@@ -61,4 +55,4 @@ impl claim_check::Plugin for ClaimEquals {
     }
 }
 
-cvm_attest_plugin_sdk::export_claim_check!(ClaimEquals);
+cvm_attest_plugin_sdk::export!(ClaimEquals as ClaimCheck);

@@ -4,22 +4,12 @@
 //! of a platform (`sevsnpvm`, `tdxvm`) token — so `tee["x-ms-sevsnpvm-vmpl"]` reads the same in both.
 
 use cvm_attest_plugin_sdk::json::{self, Value, json};
-use cvm_attest_plugin_sdk::output_format::{
-    self, AttestationResult, EvalContext, PluginError, PluginInfo, Rendered, Verdict,
-};
+use cvm_attest_plugin_sdk::{AttestationResult, EvalContext, OutputFormat, PluginError, Rendered, Verdict};
 
 struct ClaimsJson;
 
-impl output_format::Plugin for ClaimsJson {
-    fn describe() -> PluginInfo {
-        output_format::info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-    }
-
-    fn validate_config(_config: String) -> Result<(), PluginError> {
-        Ok(())
-    }
-
-    fn format(_ctx: EvalContext, outcome: AttestationResult) -> Result<Rendered, PluginError> {
+impl OutputFormat for ClaimsJson {
+    fn format(_ctx: &EvalContext, outcome: &AttestationResult) -> Result<Rendered, PluginError> {
         let claims: Value = json::from_str(&outcome.claims)
             .map_err(|e| PluginError::InvalidInput(format!("claims are not JSON: {e}")))?;
         if !claims.is_object() {
@@ -49,7 +39,7 @@ impl output_format::Plugin for ClaimsJson {
                 })
             })
             .collect();
-        let passed = outcome.checks.iter().all(|c| matches!(c.verdict, Verdict::Pass));
+        let passed = outcome.passed();
         let document = json!({
             "schema": "cvm-attest/claims/v1",
             "passed": passed,
@@ -60,8 +50,8 @@ impl output_format::Plugin for ClaimsJson {
             "claims": claims,
         });
         let body = format!("{document:#}\n").into_bytes();
-        Ok(Rendered { media_type: "application/json".into(), body })
+        Ok(Rendered::json(body))
     }
 }
 
-cvm_attest_plugin_sdk::export_output_format!(ClaimsJson);
+cvm_attest_plugin_sdk::export!(ClaimsJson as OutputFormat);

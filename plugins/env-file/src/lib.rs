@@ -14,24 +14,13 @@
 //! A key whose value is unknown (no token, no `exp` claim) is left out rather than set empty, except
 //! `CVM_ATTEST_FAILED_CHECKS`, which is empty when every check passed.
 
-use cvm_attest_plugin_sdk::Claims;
-use cvm_attest_plugin_sdk::output_format::{
-    self, AttestationResult, EvalContext, PluginError, PluginInfo, Rendered, Verdict,
-};
+use cvm_attest_plugin_sdk::{AttestationResult, EvalContext, OutputFormat, PluginError, Rendered, Verdict};
 
 struct EnvFile;
 
-impl output_format::Plugin for EnvFile {
-    fn describe() -> PluginInfo {
-        output_format::info("env", env!("CARGO_PKG_VERSION"))
-    }
-
-    fn validate_config(_config: String) -> Result<(), PluginError> {
-        Ok(())
-    }
-
-    fn format(_ctx: EvalContext, outcome: AttestationResult) -> Result<Rendered, PluginError> {
-        let claims = Claims::parse(&outcome.claims)?;
+impl OutputFormat for EnvFile {
+    fn format(_ctx: &EvalContext, outcome: &AttestationResult) -> Result<Rendered, PluginError> {
+        let claims = outcome.claims()?;
         let failed: Vec<&str> = outcome
             .checks
             .iter()
@@ -55,7 +44,7 @@ impl output_format::Plugin for EnvFile {
         for (key, value) in lines.iter().filter_map(|(key, value)| Some((key, value.as_ref()?))) {
             body.push_str(&format!("CVM_ATTEST_{key}={}\n", quoted(value)));
         }
-        Ok(Rendered { media_type: "text/plain; charset=utf-8".into(), body: body.into_bytes() })
+        Ok(Rendered::text(body))
     }
 }
 
@@ -82,4 +71,4 @@ fn quoted(value: &str) -> String {
     out
 }
 
-cvm_attest_plugin_sdk::export_output_format!(EnvFile);
+cvm_attest_plugin_sdk::export!(EnvFile as OutputFormat, name = "env");

@@ -6,31 +6,21 @@ mod meanings;
 use std::fmt::Write;
 
 use cvm_attest_plugin_sdk::json::Value;
-use cvm_attest_plugin_sdk::output_format::{
-    self, AttestationResult, EvalContext, PluginError, PluginInfo, Rendered, Verdict,
-};
+use cvm_attest_plugin_sdk::{AttestationResult, EvalContext, OutputFormat, PluginError, Rendered};
 
 struct Explain;
 
 /// Values longer than this are cut (measurements, keys): the claim's meaning is the point here.
 const MAX_VALUE_CHARS: usize = 72;
 
-impl output_format::Plugin for Explain {
-    fn describe() -> PluginInfo {
-        output_format::info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-    }
-
-    fn validate_config(_config: String) -> Result<(), PluginError> {
-        Ok(())
-    }
-
-    fn format(_ctx: EvalContext, outcome: AttestationResult) -> Result<Rendered, PluginError> {
+impl OutputFormat for Explain {
+    fn format(_ctx: &EvalContext, outcome: &AttestationResult) -> Result<Rendered, PluginError> {
         let claims: Value = cvm_attest_plugin_sdk::json::from_str(&outcome.claims)
             .map_err(|e| PluginError::InvalidInput(format!("claims are not JSON: {e}")))?;
         let Value::Object(claims) = claims else {
             return Err(PluginError::InvalidInput("claims must be a JSON object".into()));
         };
-        let passed = outcome.checks.iter().all(|c| matches!(c.verdict, Verdict::Pass));
+        let passed = outcome.passed();
         let mut out = String::new();
         let verdict = if passed { "PASS" } else { "FAIL" };
         let _ = writeln!(out, "attestation: {verdict} (verifier {})\n", outcome.verifier);
@@ -47,7 +37,7 @@ impl output_format::Plugin for Explain {
                 _ => explain(&mut out, name, name, value),
             }
         }
-        Ok(Rendered { media_type: "text/plain; charset=utf-8".into(), body: out.into_bytes() })
+        Ok(Rendered::text(out))
     }
 }
 
@@ -74,4 +64,4 @@ fn shown(value: &Value) -> String {
     }
 }
 
-cvm_attest_plugin_sdk::export_output_format!(Explain);
+cvm_attest_plugin_sdk::export!(Explain as OutputFormat);

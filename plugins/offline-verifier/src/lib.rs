@@ -13,10 +13,9 @@ use cvm_attest_formats::bundle::{
 };
 use cvm_attest_formats::crypto::{self, Hash, Provider, PublicKey, Scheme};
 use cvm_attest_formats::time::DateTime;
-use cvm_attest_plugin_sdk::verifier::crypto as host;
-use cvm_attest_plugin_sdk::verifier::{
-    self, EvalContext, PluginError, PluginInfo, Step, StepStatus, Verified, VerifyRequest,
-};
+use cvm_attest_plugin_sdk::crypto as host;
+use cvm_attest_plugin_sdk::types as wit;
+use cvm_attest_plugin_sdk::{EvalContext, PluginError, Step, StepStatus, Verified, Verifier, VerifyRequest};
 
 struct Offline;
 
@@ -47,12 +46,8 @@ impl Provider for HostCrypto {
     }
 }
 
-impl verifier::Plugin for Offline {
-    fn describe() -> PluginInfo {
-        verifier::info("offline", env!("CARGO_PKG_VERSION"))
-    }
-
-    fn validate_config(config: String) -> Result<(), PluginError> {
+impl Verifier for Offline {
+    fn validate_config(config: &str) -> Result<(), PluginError> {
         if config.trim().is_empty() {
             Ok(())
         } else {
@@ -64,7 +59,7 @@ impl verifier::Plugin for Offline {
         }
     }
 
-    fn verify(ctx: EvalContext, request: VerifyRequest) -> Result<Verified, PluginError> {
+    fn verify(ctx: &EvalContext, request: VerifyRequest) -> Result<Verified, PluginError> {
         // A fresh instance per evaluation: this is the first signature-related call in it.
         crypto::install(&HostCrypto);
         let bundle = bundle(request.evidence).map_err(PluginError::InvalidInput)?;
@@ -113,12 +108,12 @@ impl verifier::Plugin for Offline {
 }
 
 /// The WIT evidence record as the library's bundle.
-fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
+fn bundle(evidence: wit::Evidence) -> Result<EvidenceBundle, String> {
     Ok(EvidenceBundle {
         platform: match evidence.platform {
-            verifier::Platform::AzureSevSnp => Platform::AzureSevSnp,
-            verifier::Platform::AzureTdx => Platform::AzureTdx,
-            verifier::Platform::AzureTrustedLaunch => Platform::AzureTrustedLaunch,
+            wit::Platform::AzureSevSnp => Platform::AzureSevSnp,
+            wit::Platform::AzureTdx => Platform::AzureTdx,
+            wit::Platform::AzureTrustedLaunch => Platform::AzureTrustedLaunch,
         },
         collected_at: Timestamp::parse(&evidence.collected_at).map_err(|e| e.to_string())?,
         nonce: evidence.nonce,
@@ -139,7 +134,7 @@ fn bundle(evidence: verifier::Evidence) -> Result<EvidenceBundle, String> {
     })
 }
 
-fn tpm(tpm: verifier::TpmEvidence) -> Result<TpmEvidence, String> {
+fn tpm(tpm: wit::TpmEvidence) -> Result<TpmEvidence, String> {
     if tpm.pcr_bank != PcrBank::Sha256.name() {
         return Err(format!("PCR bank `{}` is not supported; Azure attestation uses sha256", tpm.pcr_bank));
     }
@@ -159,4 +154,4 @@ fn tpm(tpm: verifier::TpmEvidence) -> Result<TpmEvidence, String> {
     })
 }
 
-cvm_attest_plugin_sdk::export_verifier!(Offline);
+cvm_attest_plugin_sdk::export!(Offline as Verifier, name = "offline");

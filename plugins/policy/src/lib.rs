@@ -19,9 +19,8 @@
 //! unless the rule says `"missing": "indeterminate"`; `present: false` is the rule that wants it
 //! missing.
 
-use cvm_attest_plugin_sdk::Claims;
-use cvm_attest_plugin_sdk::claim_check::{self, EvalContext, Finding, PluginError, PluginInfo, Verdict};
 use cvm_attest_plugin_sdk::json::{self, Value};
+use cvm_attest_plugin_sdk::{ClaimCheck, Claims, EvalContext, Finding, PluginError, Verdict};
 use serde::{Deserialize, Deserializer};
 
 struct Policy;
@@ -177,18 +176,13 @@ fn failure(test: &Test, actual: &Value) -> Option<String> {
     }
 }
 
-impl claim_check::Plugin for Policy {
-    fn describe() -> PluginInfo {
-        claim_check::info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+impl ClaimCheck for Policy {
+    fn validate_config(config: &str) -> Result<(), PluginError> {
+        parse_config(config).map(drop)
     }
 
-    fn validate_config(config: String) -> Result<(), PluginError> {
-        parse_config(&config).map(drop)
-    }
-
-    fn check(ctx: EvalContext, claims: String) -> Result<Verdict, PluginError> {
+    fn check(ctx: &EvalContext, claims: &Claims) -> Result<Verdict, PluginError> {
         let rules = parse_config(&ctx.config)?;
-        let claims = Claims::parse(&claims)?;
         let mut findings = Vec::new();
         let mut undecided = Vec::new();
         for rule in &rules {
@@ -215,4 +209,4 @@ impl claim_check::Plugin for Policy {
     }
 }
 
-cvm_attest_plugin_sdk::export_claim_check!(Policy);
+cvm_attest_plugin_sdk::export!(Policy as ClaimCheck);

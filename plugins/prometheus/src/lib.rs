@@ -7,10 +7,7 @@
 
 use std::fmt::Write;
 
-use cvm_attest_plugin_sdk::Claims;
-use cvm_attest_plugin_sdk::output_format::{
-    self, AttestationResult, EvalContext, PluginError, PluginInfo, Rendered, Verdict,
-};
+use cvm_attest_plugin_sdk::{AttestationResult, EvalContext, OutputFormat, PluginError, Rendered, Verdict};
 
 struct Prometheus;
 
@@ -27,18 +24,10 @@ const SVNS: &[(&str, &[&str])] = &[
     ("tdx_seam", &["/x-ms-isolation-tee/tdx_seamsvn", "/tdx_seamsvn"]),
 ];
 
-impl output_format::Plugin for Prometheus {
-    fn describe() -> PluginInfo {
-        output_format::info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-    }
-
-    fn validate_config(_config: String) -> Result<(), PluginError> {
-        Ok(())
-    }
-
-    fn format(_ctx: EvalContext, outcome: AttestationResult) -> Result<Rendered, PluginError> {
-        let claims = Claims::parse(&outcome.claims)?;
-        let passed = outcome.checks.iter().all(|c| matches!(c.verdict, Verdict::Pass));
+impl OutputFormat for Prometheus {
+    fn format(_ctx: &EvalContext, outcome: &AttestationResult) -> Result<Rendered, PluginError> {
+        let claims = outcome.claims()?;
+        let passed = outcome.passed();
         let verifier = label(&outcome.verifier);
         let mut out = String::new();
         metric(&mut out, "success", "1 when the evidence was appraised and every check passed, else 0");
@@ -94,4 +83,4 @@ fn label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-cvm_attest_plugin_sdk::export_output_format!(Prometheus);
+cvm_attest_plugin_sdk::export!(Prometheus as OutputFormat);

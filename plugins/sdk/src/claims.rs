@@ -48,6 +48,16 @@ impl<'a> Claims<'a> {
         json::from_str(self.raw(pointer)?.get()).ok()
     }
 
+    /// The claim at `pointer` when it is `true` or `false`.
+    pub fn bool(&self, pointer: &str) -> Option<bool> {
+        json::from_str(self.raw(pointer)?.get()).ok()
+    }
+
+    /// The claim at `pointer` when it is a whole number from 0 to 2^64 - 1 (an SVN, a time).
+    pub fn u64(&self, pointer: &str) -> Option<u64> {
+        json::from_str(self.raw(pointer)?.get()).ok()
+    }
+
     /// The claim at `pointer` for display: a string as it is, anything else as JSON.
     pub fn text(&self, pointer: &str) -> Option<String> {
         let value = self.get(pointer)?;
@@ -219,7 +229,15 @@ mod tests {
         let mut all = vec!["".to_owned(), "x".to_owned(), "/".to_owned()];
         pointers(&value, String::new(), &mut all);
         for p in all.iter().filter(|p| !p.is_empty()) {
-            assert_eq!(claims.get(p).as_ref(), value.pointer(p), "pointer {p:?} in {text}");
+            let want = value.pointer(p);
+            assert_eq!(claims.get(p).as_ref(), want, "pointer {p:?} in {text}");
+            assert_eq!(claims.bool(p), want.and_then(json::Value::as_bool), "bool at {p:?} in {text}");
+            assert_eq!(claims.u64(p), want.and_then(json::Value::as_u64), "u64 at {p:?} in {text}");
+            assert_eq!(
+                claims.str(p).as_deref(),
+                want.and_then(json::Value::as_str),
+                "str at {p:?} in {text}"
+            );
         }
         assert_eq!(claims.get(""), None, "the set itself is not a claim");
     }
@@ -231,6 +249,8 @@ mod tests {
         let claims = Claims::parse(token).unwrap();
         assert_eq!(claims.str("/x-ms-isolation-tee/x-ms-attestation-type").as_deref(), Some("sevsnpvm"));
         assert_eq!(claims.get("/secureboot"), Some(json::Value::Bool(true)));
+        assert_eq!(claims.bool("/secureboot"), Some(true));
+        assert_eq!(claims.u64("/x-ms-isolation-tee/x-ms-sevsnpvm-snpfw-svn"), Some(8));
     }
 
     #[test]
@@ -266,6 +286,8 @@ mod tests {
             Just(json::Value::Null),
             any::<bool>().prop_map(json::Value::from),
             any::<i64>().prop_map(json::Value::from),
+            any::<u64>().prop_map(json::Value::from),
+            (-1e6f64..1e6).prop_map(json::Value::from),
             "[a-z~/\"\\\\é ]{0,6}".prop_map(json::Value::from),
         ];
         leaf.prop_recursive(4, 48, 6, |inner| {

@@ -2,10 +2,7 @@
 
 use std::fmt::Write;
 
-use cvm_attest_plugin_sdk::Claims;
-use cvm_attest_plugin_sdk::output_format::{
-    self, AttestationResult, EvalContext, PluginError, PluginInfo, Rendered, Verdict,
-};
+use cvm_attest_plugin_sdk::{AttestationResult, EvalContext, OutputFormat, PluginError, Rendered, Verdict};
 
 struct Summary;
 
@@ -23,19 +20,11 @@ const ROWS: &[(&str, &[&str])] = &[
     ("issuer", &["/iss"]),
 ];
 
-impl output_format::Plugin for Summary {
-    fn describe() -> PluginInfo {
-        output_format::info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-    }
-
-    fn validate_config(_config: String) -> Result<(), PluginError> {
-        Ok(())
-    }
-
-    fn format(_ctx: EvalContext, outcome: AttestationResult) -> Result<Rendered, PluginError> {
-        let claims = Claims::parse(&outcome.claims)?;
+impl OutputFormat for Summary {
+    fn format(_ctx: &EvalContext, outcome: &AttestationResult) -> Result<Rendered, PluginError> {
+        let claims = outcome.claims()?;
         let mut out = String::new();
-        let passed = outcome.checks.iter().all(|c| matches!(c.verdict, Verdict::Pass));
+        let passed = outcome.passed();
         let _ = writeln!(out, "attestation: {}", if passed { "PASS" } else { "FAIL" });
         let _ = writeln!(out, "  {:<24}{}", "verifier", outcome.verifier);
         for (label, pointers) in ROWS {
@@ -57,8 +46,8 @@ impl output_format::Plugin for Summary {
                 }
             }
         }
-        Ok(Rendered { media_type: "text/plain; charset=utf-8".into(), body: out.into_bytes() })
+        Ok(Rendered::text(out))
     }
 }
 
-cvm_attest_plugin_sdk::export_output_format!(Summary);
+cvm_attest_plugin_sdk::export!(Summary as OutputFormat);
