@@ -16,6 +16,14 @@
 //! tdx-qe-identity = "/etc/cvm-attest/tdx-qe-identity.json"
 //! intel-tcb-signing-chain = "/etc/cvm-attest/tcb-signing-chain.pem"
 //!
+//! [attest]                                 # defaults for `attest`, below its flags and variables
+//! type = "azure-guest"                     # --type
+//! output = "bool"                          # -o
+//! write = ["env=/run/cvm-attest/env"]      # --write FORMAT=FILE
+//! checks = ["policy=/etc/cvm-attest/policies/production-snp.json"]   # --check
+//! timeout = 60                             # --timeout (seconds), and retries = 3, pcrs = "0-7",
+//!                                          # verifier, tpm, imds, event_log, ca_file
+//!
 //! [plugins.claim-equals]
 //! sha256 = "9f2c..."                        # refuse the plugin unless its bytes hash to this
 //! grant = ["log"]                           # capabilities it may use (default: ["log", "crypto"])
@@ -40,6 +48,9 @@ pub const SYSTEM_CONFIG: &str = "/etc/cvm-attest/config.toml";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The file this was read from; `None` for the built-in defaults.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
     pub plugin_dir: Option<PathBuf>,
     #[serde(default)]
     pub require_pinned: bool,
@@ -52,8 +63,31 @@ pub struct Config {
     /// Named files handed to verifiers as collateral (`tdx-tcb-info`, `amd-crl`, …).
     #[serde(default)]
     pub collateral: BTreeMap<String, PathBuf>,
+    /// Defaults for `attest` (`cli::settings`): each is used only when neither its flag nor its
+    /// `CVM_ATTEST_*` variable is given, and checked as the flag would be.
+    #[serde(default)]
+    pub attest: Attest,
     #[serde(default)]
     pub plugins: BTreeMap<String, Policy>,
+}
+
+/// The `[attest]` table: one key per setting of `attest`, named as its long flag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attest {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub output: Option<String>,
+    pub write: Option<Vec<String>>,
+    pub verifier: Option<String>,
+    pub checks: Option<Vec<String>>,
+    pub pcrs: Option<String>,
+    pub event_log: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Option<u64>,
+    pub retries: Option<u32>,
+    pub tpm: Option<String>,
+    pub imds: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +112,8 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, Error> {
         let text = crate::input::read_text(path, "configuration", crate::input::MAX_SMALL_FILE_BYTES)?;
         let invalid = |reason: String| Error::Invalid { path: path.to_owned(), reason };
-        let config: Config = toml::from_str(&text).map_err(|e| invalid(toml_error(&text, &e)))?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| invalid(toml_error(&text, &e)))?;
+        config.path = Some(path.to_owned());
         for (name, policy) in &config.plugins {
             policy.validate().map_err(|reason| invalid(format!("[plugins.{name}] {reason}")))?;
         }

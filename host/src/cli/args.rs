@@ -47,6 +47,9 @@ pub enum Command {
     /// Show or verify an MAA token (JWT)
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show the configuration in effect
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print a shell completion script (e.g. `cvm-attest completions bash > /etc/bash_completion.d/cvm-attest`)
     Completions {
         #[arg(value_enum)]
@@ -54,6 +57,13 @@ pub enum Command {
     },
     /// Print the manual page (roff; e.g. `cvm-attest man > /usr/local/share/man/man1/cvm-attest.1`)
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every setting `attest` would use with these flags, and where each comes from: flag,
+    /// CVM_ATTEST_* variable, the configuration file, or the default (in that order of precedence)
+    Show(AttestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,7 +184,9 @@ pub struct CollectArgs {
     pub sources: Sources,
 }
 
-#[derive(Debug, Args)]
+/// Every setting of `attest` comes from its flag, else its `CVM_ATTEST_*` variable, else the
+/// configuration's `[attest]` table, else its default (`cli::settings`).
+#[derive(Debug, Clone, Args)]
 pub struct AttestArgs {
     /// The MAA instance, e.g. https://sharedkrc.krc.attest.azure.net or a bare host (https); only scheme,
     /// host and port are used. Default: the configuration's maa_url, else the shared instance of the
@@ -187,16 +199,21 @@ pub struct AttestArgs {
 
     /// `bool` (true for a compliant SEV-SNP or TDX CVM, as the C++ sample), `token` (the verified
     /// token), `json` (schema cvm-attest/attestation/v1) or an output-format plugin
-    #[arg(short, long, value_name = "FORMAT", default_value = "bool")]
+    #[arg(short, long, value_name = "FORMAT", env = "CVM_ATTEST_OUTPUT", default_value = "bool")]
     pub output: String,
+
+    /// Also write the result as FORMAT to FILE (repeatable; any -o format): written whole or not at
+    /// all, mode 0600 when it holds the token, else 0644
+    #[arg(long = "write", value_name = "FORMAT=FILE", value_parser = parse_named_file)]
+    pub writes: Vec<(String, PathBuf)>,
 
     /// The MAA API: `azure-guest` (vTPM and TEE evidence, an encrypted answer), `sev-snp-vm` or
     /// `tdx-vm` (TEE evidence only)
-    #[arg(long = "type", value_enum, default_value_t = AttestType::AzureGuest)]
+    #[arg(long = "type", value_enum, env = "CVM_ATTEST_TYPE", default_value_t = AttestType::AzureGuest)]
     pub kind: AttestType,
 
     /// `maa`, or a verifier plugin that appraises the collected evidence here instead
-    #[arg(long, value_name = "maa|PLUGIN", default_value = "maa")]
+    #[arg(long, value_name = "maa|PLUGIN", env = "CVM_ATTEST_VERIFIER", default_value = "maa")]
     pub verifier: String,
 
     /// A claim check to run on the verified claims: PLUGIN or PLUGIN=CONFIG_FILE (repeatable)
@@ -208,7 +225,7 @@ pub struct AttestArgs {
     pub save_evidence: Option<PathBuf>,
 
     /// SHA-256 PCRs to quote (Azure's Linux clients quote 0-7)
-    #[arg(long, value_name = "LIST", default_value = "0-7", value_parser = parse_pcrs)]
+    #[arg(long, value_name = "LIST", env = "CVM_ATTEST_PCRS", default_value = "0-7", value_parser = parse_pcrs)]
     pub pcrs: Pcrs,
 
     /// The TCG event log to send (reading the default needs root)
@@ -220,8 +237,12 @@ pub struct AttestArgs {
     pub ca_file: Option<PathBuf>,
 
     /// Seconds to wait for each request to MAA (retries come on top)
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(long, value_name = "SECONDS", env = "CVM_ATTEST_TIMEOUT", default_value_t = 60)]
     pub timeout: u64,
+
+    /// Attempts after the first when MAA cannot be reached, times out or is busy (HTTP 429, 5xx)
+    #[arg(long, value_name = "N", env = "CVM_ATTEST_RETRIES", default_value_t = 3)]
+    pub retries: u32,
 
     /// Print MAA's token without verifying it (with -o token only; a warning says so)
     #[arg(long)]
@@ -372,7 +393,7 @@ fn parse_time(text: &str) -> Result<DateTime, String> {
     }
 }
 
-fn parse_named_file(text: &str) -> Result<(String, PathBuf), String> {
+pub fn parse_named_file(text: &str) -> Result<(String, PathBuf), String> {
     match text.split_once('=') {
         Some((name, file)) if !name.is_empty() && !file.is_empty() => Ok((name.to_owned(), file.into())),
         _ => Err(format!("`{text}` is not NAME=FILE")),
@@ -380,7 +401,7 @@ fn parse_named_file(text: &str) -> Result<(String, PathBuf), String> {
 }
 
 /// Where evidence comes from.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Sources {
     /// The TPM: `device:/dev/tpmrm0`, `device:PATH` or `swtpm:host=HOST,port=PORT`
     #[arg(long, value_name = "TCTI", env = "CVM_ATTEST_TCTI", default_value = "device:/dev/tpmrm0")]
@@ -423,7 +444,7 @@ pub struct HexBytes(pub Vec<u8>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pcrs(pub Vec<u8>);
 
-fn parse_pcrs(text: &str) -> Result<Pcrs, String> {
+pub fn parse_pcrs(text: &str) -> Result<Pcrs, String> {
     let index = |s: &str| match s.trim().parse::<u8>() {
         Ok(i) if i < PCR_COUNT => Ok(i),
         _ => Err(format!("`{s}` is not a PCR index (0 to {})", PCR_COUNT - 1)),

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::args::{AttestArgs, AttestType};
 use super::resolve;
-use super::{Rejected, finish, write_output};
+use super::{Rejected, finish, write_file, write_output};
 use crate::config::Config;
 use crate::evidence::collect::{self, Request};
 use crate::evidence::imds::{Imds, Retry};
@@ -41,18 +41,43 @@ enum Output {
     Plugin(Box<Plugin>),
 }
 
+impl Output {
+    fn resolve(
+        runtime: &Runtime,
+        search: &SearchPath,
+        config: &Config,
+        name: &str,
+    ) -> anyhow::Result<Output> {
+        Ok(match name {
+            "token" => Output::Token,
+            "bool" => Output::Bool,
+            "json" => Output::Json,
+            name => Output::Plugin(Box::new(
+                resolve::load(runtime, search, config, name, Kind::OutputFormat).with_context(|| {
+                    format!("{name}: not token, bool or json, so an output-format plugin")
+                })?,
+            )),
+        })
+    }
+
+    fn is_token(&self) -> bool {
+        matches!(self, Output::Token)
+    }
+}
+
 pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::Result<()> {
     // The operator's inputs first: a mistake is a usage error before the TPM or the network is used.
     let runtime = Runtime::new(config.cache_dir())?;
-    let output = match args.output.as_str() {
-        "token" => Output::Token,
-        "bool" => Output::Bool,
-        "json" => Output::Json,
-        name => Output::Plugin(Box::new(
-            resolve::load(&runtime, search, config, name, Kind::OutputFormat)
-                .with_context(|| format!("-o {name}: not token, bool or json, so an output-format plugin"))?,
-        )),
-    };
+    let output = Output::resolve(&runtime, search, config, &args.output).context("-o")?;
+    let writes = args
+        .writes
+        .iter()
+        .map(|(name, path)| {
+            let output = Output::resolve(&runtime, search, config, name)
+                .with_context(|| format!("--write {name}={}", path.display()))?;
+            Ok((output, path.as_path()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let checks = args
         .checks
         .iter()
@@ -83,11 +108,15 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         Some(_) => None,
         None => Some(Maa::new(args, config, &imds)?),
     };
-    if args.no_verify && !matches!(output, Output::Token) {
-        anyhow::bail!("--no-verify only prints the token as MAA sent it: use it with -o token");
+    if args.no_verify && (!matches!(output, Output::Token) || !writes.is_empty()) {
+        anyhow::bail!(
+            "--no-verify only prints the token as MAA sent it: use it with -o token and no --write"
+        );
     }
-    if verifier.is_some() && matches!(output, Output::Token) {
-        anyhow::bail!("-o token: a verifier plugin issues no token; use -o json, -o bool or a format plugin");
+    if verifier.is_some()
+        && std::iter::once(&output).chain(writes.iter().map(|(o, _)| o)).any(Output::is_token)
+    {
+        anyhow::bail!("token: a verifier plugin issues no token; use json, bool or a format plugin");
     }
 
     let progress = Progress::new();
@@ -109,7 +138,7 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
 
     let Some(maa) = maa else {
         let verifier = verifier.context("a verifier plugin")?;
-        return locally(args, bundle, verifier, checks, output);
+        return locally(args, bundle, verifier, checks, &output, &writes);
     };
     let body = request::body(api, &bundle, nonce_member.as_deref())?;
     progress.say(&format!("attesting with MAA at {} ({})", maa.endpoint, api.document()));
@@ -162,7 +191,7 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         .filter(|c| !matches!(c.verdict, types::Verdict::Pass))
         .map(|c| c.plugin.as_str())
         .collect();
-    let checks_verdict = match failed.as_slice() {
+    let verdict = match failed.as_slice() {
         [] => Ok(()),
         failed => Err(Rejected(format!(
             "MAA's token verified, but claim check(s) did not pass: {}",
@@ -170,40 +199,16 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         ))
         .into()),
     };
-    match output {
-        Output::Token => finish(format!("{token}\n").as_bytes(), checks_verdict),
-        Output::Bool => bool_output(&claims, checks_verdict),
-        Output::Json => {
-            let document = Attestation {
-                schema: SCHEMA,
-                verifier: "maa",
-                endpoint: maa.endpoint.as_str(),
-                api: api.document(),
-                platform: bundle.platform.name(),
-                accepted: checks_verdict.is_ok(),
-                token: &token,
-                claims: &claims,
-                checks: outcomes.iter().map(verification::Check::of).collect(),
-            };
-            finish(format!("{:#}\n", serde_json::to_value(document)?).as_bytes(), checks_verdict)
-        }
-        Output::Plugin(plugin) => {
-            let maa_outcome = types::CheckOutcome {
-                plugin: "maa".to_owned(),
-                version: api.document().to_owned(),
-                digest: String::new(),
-                verdict: types::Verdict::Pass,
-            };
-            let result = types::AttestationResult {
-                claims: claims_text,
-                token: Some(token),
-                verifier: "maa".to_owned(),
-                checks: std::iter::once(maa_outcome).chain(outcomes).collect(),
-            };
-            let body = plugin.format(&plugins::eval_context(String::new()), &result)?.body;
-            finish(&body, checks_verdict)
-        }
-    }
+    let answer = Answer::Maa(MaaAnswer {
+        endpoint: maa.endpoint.as_str(),
+        api,
+        platform: bundle.platform.name(),
+        token: &token,
+        claims: &claims,
+        claims_text,
+        checks: outcomes,
+    });
+    emit(&answer, &output, &writes, verdict)
 }
 
 /// MAA, resolved: where, how to reach it, and how to verify what it answers.
@@ -223,7 +228,7 @@ impl Maa {
         let client = Client::new(ClientOptions {
             timeout,
             ca_file: args.ca_file.clone(),
-            retry: client::Retry::default(),
+            retry: client::Retry { attempts: args.retries.saturating_add(1), ..client::Retry::default() },
         })?;
         let extra_roots_pem = args
             .ca_file
@@ -263,7 +268,8 @@ fn locally(
     bundle: cvm_attest_formats::bundle::EvidenceBundle,
     verifier: Plugin,
     checks: Vec<Check>,
-    output: Output,
+    output: &Output,
+    writes: &[(Output, &Path)],
 ) -> anyhow::Result<()> {
     let request = pipeline::Request {
         bundle,
@@ -277,43 +283,133 @@ fn locally(
     let outcome = pipeline::run(request)?;
     let verdict = super::verify::verdict(&outcome);
     let evidence = args.save_evidence.as_deref().unwrap_or(Path::new("(collected)"));
-    match output {
-        Output::Bool => match &outcome.judged {
-            Ok(claims) => bool_output(claims, verdict),
-            Err(_) => bool_output(&Value::Null, verdict),
-        },
-        Output::Json => {
-            let document = serde_json::to_value(Verification::of(evidence, &outcome))?;
-            finish(format!("{document:#}\n").as_bytes(), verdict)
+    emit(&Answer::Local { outcome: &outcome, evidence }, output, writes, verdict)
+}
+
+/// What was decided, whoever appraised the evidence.
+enum Answer<'a> {
+    Maa(MaaAnswer<'a>),
+    Local { outcome: &'a pipeline::Outcome, evidence: &'a Path },
+}
+
+struct MaaAnswer<'a> {
+    endpoint: &'a str,
+    api: Api,
+    platform: &'static str,
+    token: &'a str,
+    claims: &'a Value,
+    claims_text: String,
+    checks: Vec<types::CheckOutcome>,
+}
+
+impl Answer<'_> {
+    /// The verified claims (`null` when a local verifier did not accept the evidence).
+    fn claims(&self) -> &Value {
+        match self {
+            Answer::Maa(maa) => maa.claims,
+            Answer::Local { outcome, .. } => outcome.judged.as_ref().unwrap_or(&Value::Null),
         }
-        Output::Plugin(plugin) => {
-            let body =
-                plugin.format(&plugins::eval_context(String::new()), &outcome.attestation_result())?.body;
-            finish(&body, verdict)
+    }
+
+    fn token(&self) -> Option<&str> {
+        match self {
+            Answer::Maa(maa) => Some(maa.token),
+            Answer::Local { .. } => None,
         }
-        Output::Token => anyhow::bail!("-o token needs MAA"),
+    }
+
+    /// The answer in one format; `accepted` is the verdict so far, which `bool` reports.
+    fn render(&self, output: &Output, accepted: bool) -> anyhow::Result<Vec<u8>> {
+        Ok(match (output, self) {
+            (Output::Token, Answer::Maa(maa)) => format!("{}\n", maa.token).into_bytes(),
+            (Output::Token, Answer::Local { .. }) => anyhow::bail!("-o token needs MAA"),
+            (Output::Bool, _) => {
+                let yes = accepted && compliant_cvm(self.claims()).is_ok();
+                (if yes { "true\n" } else { "false\n" }).into()
+            }
+            (Output::Json, Answer::Maa(maa)) => {
+                let document = Attestation {
+                    schema: SCHEMA,
+                    verifier: "maa",
+                    endpoint: maa.endpoint,
+                    api: maa.api.document(),
+                    platform: maa.platform,
+                    accepted,
+                    token: maa.token,
+                    claims: maa.claims,
+                    checks: maa.checks.iter().map(verification::Check::of).collect(),
+                };
+                format!("{:#}\n", serde_json::to_value(document)?).into_bytes()
+            }
+            (Output::Json, Answer::Local { outcome, evidence }) => {
+                format!("{:#}\n", serde_json::to_value(Verification::of(evidence, outcome))?).into_bytes()
+            }
+            (Output::Plugin(plugin), answer) => {
+                let result = match answer {
+                    Answer::Maa(maa) => {
+                        let maa_outcome = types::CheckOutcome {
+                            plugin: "maa".to_owned(),
+                            version: maa.api.document().to_owned(),
+                            digest: String::new(),
+                            verdict: types::Verdict::Pass,
+                        };
+                        types::AttestationResult {
+                            claims: maa.claims_text.clone(),
+                            token: Some(maa.token.to_owned()),
+                            verifier: "maa".to_owned(),
+                            checks: std::iter::once(maa_outcome).chain(maa.checks.iter().cloned()).collect(),
+                        }
+                    }
+                    Answer::Local { outcome, .. } => outcome.attestation_result(),
+                };
+                plugin.format(&plugins::eval_context(String::new()), &result)?.body
+            }
+        })
     }
 }
 
-/// The C++ sample's `-o bool`: `true` when the claims show an SEV-SNP or TDX CVM that MAA (or the
-/// verifier) found `azure-compliant-cvm`, and every check passed; `false` otherwise, exit status 1.
-fn bool_output(claims: &Value, verdict: anyhow::Result<()>) -> anyhow::Result<()> {
+/// Write every `--write` file, then print `-o`'s rendering and return the verdict. The files are
+/// written whatever the verdict, so that what reads them learns of a failure too; `-o bool` also
+/// fails the run when the claims do not show a compliant CVM, as the C++ sample's does.
+fn emit(
+    answer: &Answer,
+    output: &Output,
+    writes: &[(Output, &Path)],
+    verdict: anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let verdict = match (verdict, output) {
+        (Ok(()), Output::Bool) => compliant_cvm(answer.claims()).map_err(|why| Rejected(why).into()),
+        (verdict, _) => verdict,
+    };
+    for (format, path) in writes {
+        let body = answer.render(format, verdict.is_ok())?;
+        // The token is a bearer credential: a file that holds it is for its owner only.
+        let holds_token = answer.token().is_some_and(|token| contains(&body, token.as_bytes()));
+        write_file(path, &body, if holds_token { 0o600 } else { 0o644 })?;
+    }
+    let body = answer.render(output, verdict.is_ok())?;
+    finish(&body, verdict)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// The C++ sample's `-o bool` asks for claims that show an SEV-SNP or TDX CVM that MAA (or the
+/// verifier) found `azure-compliant-cvm`; the reason when they do not.
+fn compliant_cvm(claims: &Value) -> Result<(), String> {
     // A guest token nests the TEE's claims; a platform token has them at the top.
     let tee = claims.get("x-ms-isolation-tee").unwrap_or(claims);
     let kind = tee.get("x-ms-attestation-type").and_then(Value::as_str);
-    let compliant = tee.get("x-ms-compliance-status").and_then(Value::as_str) == Some("azure-compliant-cvm");
-    let cvm = matches!(kind, Some("sevsnpvm" | "tdxvm")) && compliant;
-    let verdict = match verdict {
-        Ok(()) if !cvm => Err(Rejected(format!(
-            "the claims do not show a compliant confidential VM (attestation type {}, compliance status {})",
-            kind.unwrap_or("none"),
-            tee.get("x-ms-compliance-status").and_then(Value::as_str).unwrap_or("none")
-        ))
-        .into()),
-        verdict => verdict,
-    };
-    let answer = if verdict.is_ok() { "true\n" } else { "false\n" };
-    finish(answer.as_bytes(), verdict)
+    let status = tee.get("x-ms-compliance-status").and_then(Value::as_str);
+    if matches!(kind, Some("sevsnpvm" | "tdxvm")) && status == Some("azure-compliant-cvm") {
+        return Ok(());
+    }
+    Err(format!(
+        "the claims do not show a compliant confidential VM (attestation type {}, compliance status {})",
+        kind.unwrap_or("none"),
+        status.unwrap_or("none")
+    ))
 }
 
 /// One line per slow step on a terminal's stderr; nothing when stderr is piped.

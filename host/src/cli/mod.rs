@@ -12,6 +12,7 @@ mod evidence;
 mod plugin;
 mod resolve;
 mod scaffold;
+mod settings;
 mod shell;
 mod token;
 mod verify;
@@ -21,10 +22,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 pub use args::Cli;
-use args::Command;
+use args::{Command, ConfigCommand};
 
 /// A run that completed but whose answer is "no" (a failed check or verification): exit status 1.
 #[derive(Debug, thiserror::Error)]
@@ -32,10 +33,12 @@ use args::Command;
 pub struct Rejected(pub String);
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches say which values came from flags or variables, below which the configuration counts.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.verbose);
     crate::crypto::install();
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let _ = writeln!(std::io::stderr(), "error: {}", message(&err));
@@ -83,13 +86,19 @@ fn message(err: &anyhow::Error) -> String {
     text
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     let config = || crate::config::Config::discover(cli.config.as_deref());
     let plugins = |config: &crate::config::Config| search_path(config, &cli.plugin_dirs);
     match cli.command {
         Command::Attest(ref args) => {
             let config = config()?;
-            attest::run(args, &config, &plugins(&config))
+            let (args, _) = settings::attest(args, subcommand(matches, &["attest"]), &config)?;
+            attest::run(&args, &config, &plugins(&config))
+        }
+        Command::Config(ConfigCommand::Show(ref args)) => {
+            let config = config()?;
+            let (_, settings) = settings::attest(args, subcommand(matches, &["config", "show"]), &config)?;
+            settings::show(&config, &plugins(&config), &settings)
         }
         Command::Evidence(cmd) => {
             config()?;
@@ -108,6 +117,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions { shell } => shell::completions(shell),
         Command::Man => shell::man(),
     }
+}
+
+/// The matches of a subcommand that clap has already parsed.
+fn subcommand<'a>(matches: &'a ArgMatches, path: &[&str]) -> &'a ArgMatches {
+    path.iter().fold(matches, |m, name| m.subcommand_matches(name).expect("clap parsed this subcommand"))
 }
 
 fn search_path(
@@ -150,9 +164,17 @@ fn write_output(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
         return finish(data, Ok(()));
     }
+    write_file(path, data, 0o600)
+}
+
+/// Replace `path` with `data` atomically (a temporary file beside it, synced, then renamed), with
+/// permission bits `mode`: a reader sees the old file or the new one, never part of either.
+fn write_file(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+        .with_context(|| format!("cannot create a file in {} (for {})", dir.display(), path.display()))?;
+    file.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
     file.write_all(data).and_then(|()| file.as_file().sync_all())?;
     file.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())

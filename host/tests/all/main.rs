@@ -14,6 +14,7 @@ mod pinning;
 mod plugins;
 mod readme;
 mod reproducible;
+mod settings;
 mod shadowing;
 mod shipped;
 mod snapshots;

@@ -214,3 +214,92 @@ fn extend_pcr7(tcti: &str) {
         })
         .expect("PCR 7 extended");
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+#[test]
+fn write_puts_each_format_in_its_file_the_token_for_its_owner_only_and_a_failure_too() {
+    let environment = start(Tee::Snp);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (env_file, metrics) = (dir.path().join("env"), dir.path().join("cvm-attest.prom"));
+    let writes = [
+        "--write".to_owned(),
+        format!("env={}", env_file.display()),
+        "--write".to_owned(),
+        format!("prometheus={}", metrics.display()),
+    ];
+    let mut args: Vec<&str> = writes.iter().map(String::as_str).collect();
+    let run = attest(&environment, &args);
+    assert_eq!((status(&run), stdout(&run).as_str()), (0, "true"), "{}", text(&run));
+    let env = std::fs::read_to_string(&env_file).expect("env written");
+    assert!(env.contains("CVM_ATTEST_VERDICT=pass\n") && env.contains("CVM_ATTEST_TOKEN=ey"), "{env}");
+    assert_eq!(mode(&env_file), 0o600, "the token is a bearer credential");
+    let prom = std::fs::read_to_string(&metrics).expect("metrics written");
+    assert!(prom.contains("cvm_attest_success{verifier=\"maa\"} 1\n"), "{prom}");
+    assert_eq!(mode(&metrics), 0o644, "no token: node_exporter may read it");
+
+    // A check that fails: exit 1, and the files say so rather than keep the last success.
+    let rules = dir.path().join("secure-boot-off.json");
+    std::fs::write(&rules, r#"{"/secureboot": false}"#).expect("rules");
+    let check = format!("claim-equals={}", rules.display());
+    args.extend(["--check", &check]);
+    let run = attest(&environment, &args);
+    assert_eq!((status(&run), stdout(&run).as_str()), (1, "false"), "{}", text(&run));
+    let env = std::fs::read_to_string(&env_file).expect("env rewritten");
+    assert!(
+        env.contains("CVM_ATTEST_VERDICT=fail\n") && env.contains("CVM_ATTEST_FAILED_CHECKS=claim-equals"),
+        "{env}"
+    );
+    let prom = std::fs::read_to_string(&metrics).expect("metrics rewritten");
+    assert!(prom.contains("cvm_attest_success{verifier=\"maa\"} 0\n"), "{prom}");
+}
+
+/// examples/systemd: the service's command with the example configuration (its paths moved into a
+/// temporary directory) attests, passes the production policy and writes both files; the timer
+/// refreshes them well within the token's lifetime.
+#[test]
+fn the_systemd_example_refreshes_the_env_and_metrics_files() {
+    let examples = crate::support::repo_root().join("examples");
+    let service = std::fs::read_to_string(examples.join("systemd/cvm-attest.service")).expect("service");
+    let exec = service.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("ExecStart");
+    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
+    assert_eq!(args, ["attest"], "everything else comes from the configuration");
+
+    let environment = start(Tee::Snp);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = std::fs::read_to_string(examples.join("systemd/config.toml"))
+        .expect("config")
+        .replace("/run/cvm-attest/env", &dir.path().join("env").display().to_string())
+        .replace(
+            "/var/lib/prometheus/node-exporter/cvm-attest.prom",
+            &dir.path().join("cvm-attest.prom").display().to_string(),
+        )
+        .replace("/etc/cvm-attest/policies", &examples.join("policies").display().to_string());
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(&config_path, config).expect("config");
+    let log = no_event_log(&environment);
+    let run = command(&environment, &["attest", "--event-log", &log])
+        .env("CVM_ATTEST_CONFIG", &config_path)
+        .output()
+        .expect("run cvm-attest");
+    assert_eq!((status(&run), stdout(&run).as_str()), (0, "true"), "{}", text(&run));
+    assert!(!text(&run).contains("not pinned"), "the shipped plugins are pinned: {}", text(&run));
+    let env = std::fs::read_to_string(dir.path().join("env")).expect("env");
+    assert!(env.contains("CVM_ATTEST_VERDICT=pass\n"), "{env}");
+    let metrics = std::fs::read_to_string(dir.path().join("cvm-attest.prom")).expect("metrics");
+    assert!(metrics.contains("cvm_attest_check_findings{check=\"policy\"} 0\n"), "{metrics}");
+
+    let timer = std::fs::read_to_string(examples.join("systemd/cvm-attest.timer")).expect("timer");
+    let every = timer.lines().find_map(|l| l.strip_prefix("OnUnitActiveSec=")).expect("OnUnitActiveSec");
+    let hours: u64 = every.strip_suffix('h').and_then(|h| h.parse().ok()).expect("hours");
+    let expires: u64 = env
+        .lines()
+        .find_map(|l| l.strip_prefix("CVM_ATTEST_EXPIRES="))
+        .and_then(|t| t.parse().ok())
+        .expect("CVM_ATTEST_EXPIRES");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    assert!(hours * 3600 * 2 <= expires - now + 60, "refreshed at least twice per token lifetime");
+}
