@@ -1,10 +1,12 @@
 //! Plugin runtime costs: cold load (compile), warm load (compiled-code cache), and a claim check
-//! on a real MAA claim set, in the sandbox and natively.
+//! on a real MAA claim set, in the sandbox and natively; and one claim check (secure boot) written in
+//! Rust and in Python (componentize-py), where the host loads the Python one.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use cvm_attest::plugins::{Origin, Policy, Runtime};
+use cvm_attest::plugins::{Located, Origin, Policy, Runtime};
 use serde_json::Value;
 
 #[allow(dead_code)]
@@ -54,6 +56,56 @@ fn bench(c: &mut Criterion) {
     group
         .bench_function("native", |b| b.iter(|| native_claim_equals(black_box(&config), black_box(&claims))));
     group.finish();
+
+    // The README's secure-boot check, and the same check in Python (plugins/python/secure-boot).
+    let secure_boot = cached.load(&dir.install("secure-boot"), &policy, false).expect("loads");
+    let python = python_secure_boot(&dir);
+    let mut group = c.benchmark_group("claim-check (secure boot, real MAA claims)");
+    let no_config = support::ctx("");
+    group.bench_function("wasm, Rust: instantiate + check", |b| {
+        b.iter(|| secure_boot.check(black_box(&no_config), black_box(&claims)))
+    });
+    if let Some(python) = python {
+        group.bench_function("wasm, Python: instantiate + check", |b| {
+            b.iter(|| python.check(black_box(&no_config), black_box(&claims)))
+        });
+    }
+    group.finish();
+}
+
+/// The Python secure-boot check, built and loaded (compiling it once, without the compiled-code
+/// cache: its builds are not byte-for-byte reproducible, so each has its own digest); `None`, with
+/// the reason printed, when it cannot be built or the host refuses it. A bench does not fail for it.
+fn python_secure_boot(dir: &PluginDir) -> Option<cvm_attest::plugins::Plugin> {
+    let built = match support::python_plugin_dir() {
+        Ok(built) => built,
+        Err(why) => {
+            println!("py-secure-boot: skipped: {why}");
+            return None;
+        }
+    };
+    for file in ["py-secure-boot.wasm", "py-secure-boot.toml"] {
+        std::fs::copy(built.join(file), dir.path().join(file)).expect("install py-secure-boot");
+    }
+    let located = Located::from_wasm(&dir.path().join("py-secure-boot.wasm")).expect("manifest loads");
+    let size = std::fs::metadata(&located.wasm_path).map(|m| m.len()).unwrap_or(0);
+    // Compiled once, with more time than the host's default deadline: its compile time is a number
+    // to report here, not a limit to trip over.
+    let runtime = Runtime::new(None).expect("runtime").with_compile_time(Duration::from_secs(300));
+    let started = Instant::now();
+    match runtime.load(&located, &Policy::default(), false) {
+        Ok(plugin) => {
+            println!("py-secure-boot: {size} bytes, compiled in {:.2?}", started.elapsed());
+            Some(plugin)
+        }
+        Err(e) => {
+            println!(
+                "py-secure-boot: skipped: the host refuses it ({size} bytes, {:.2?}): {e}",
+                started.elapsed()
+            );
+            None
+        }
+    }
 }
 
 criterion_group!(benches, bench);

@@ -12,6 +12,7 @@ mod loading;
 mod maa_client;
 mod pinning;
 mod plugins;
+mod python;
 mod readme;
 mod reproducible;
 mod settings;

@@ -43,6 +43,42 @@ pub fn wasm_of(crate_name: &str) -> PathBuf {
     guest_dir().join(format!("{}.wasm", crate_name.replace('-', "_")))
 }
 
+/// What building the Python plugin needs, and how to install it.
+pub const PYTHON_PREREQUISITE: &str = "The Python plugin is built with componentize-py 0.25.1 (from PyPI), \
+    which python3's pip must have: run `pip install componentize-py==0.25.1` (scripts/setup-debian12.sh does).";
+
+/// The Python claim check `plugins/python/secure-boot`, built by `scripts/build-python-plugin.sh`
+/// (once per process) into `CARGO_TARGET_TMPDIR/python-plugin/` as an installed plugin:
+/// `py-secure-boot.wasm` beside its manifest. `Err` says what is missing and how to install it.
+pub fn python_plugin_dir() -> Result<&'static Path, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Built in a directory of this process's own, then renamed into place file by file: test
+        // processes running at once never see half a component.
+        let work = tempfile::tempdir_in(tmp).map_err(|e| format!("tempdir: {e}"))?;
+        let script = repo_root().join("scripts/build-python-plugin.sh");
+        let out = Command::new(&script)
+            .arg(work.path())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // Exit status 3: componentize-py is missing, or not the pinned version.
+            let hint = if out.status.code() == Some(3) { PYTHON_PREREQUISITE } else { "" };
+            let status = out.status;
+            return Err(format!("building plugins/python/secure-boot failed ({status}). {hint}\n{stderr}"));
+        }
+        let dir = tmp.join("python-plugin");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for file in ["py-secure-boot.wasm", "py-secure-boot.toml"] {
+            std::fs::rename(work.path().join(file), dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        }
+        Ok(dir)
+    });
+    built.as_deref().map_err(Clone::clone)
+}
+
 /// The manifest shipped with a guest crate (real plugins in `plugins/`, test ones in `plugins/tests/`).
 pub fn manifest_of(crate_name: &str) -> PathBuf {
     let plugins = repo_root().join("plugins");
