@@ -47,6 +47,9 @@ pub enum Command {
     /// Show or verify an MAA token (JWT)
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check that attest can work here: TPM, Azure's NV indices and AK, the AK certificate, IMDS,
+    /// MAA, plugins; each ok, or the problem and its fix
+    Doctor(AttestArgs),
     /// Show the configuration in effect
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -8,6 +8,7 @@
 
 mod args;
 mod attest;
+mod doctor;
 mod evidence;
 mod plugin;
 mod resolve;
@@ -94,6 +95,11 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
             let config = config()?;
             let (args, _) = settings::attest(args, subcommand(matches, &["attest"]), &config)?;
             attest::run(&args, &config, &plugins(&config))
+        }
+        Command::Doctor(ref args) => {
+            let config = config()?;
+            let (args, _) = settings::attest(args, subcommand(matches, &["doctor"]), &config)?;
+            doctor::run(&args, &config, &plugins(&config))
         }
         Command::Config(ConfigCommand::Show(ref args)) => {
             let config = config()?;

@@ -86,6 +86,20 @@ impl KeyStore {
         })
     }
 
+    /// Where `issuer`'s keys are and how many there are, fetched afresh (for `doctor`).
+    pub fn published(&self, issuer: &Issuer) -> Result<(String, usize), Error> {
+        match self {
+            KeyStore::Static { keys, origin } => Ok((origin.clone(), keys.len())),
+            KeyStore::Network { http, url, .. } => {
+                let url = match url {
+                    Some(url) => url.clone(),
+                    None => http.jwks_uri(issuer)?,
+                };
+                Ok((url.to_string(), http.jwks(&url)?.len()))
+            }
+        }
+    }
+
     /// The key named `kid` for tokens of `issuer`.
     pub fn key(&self, issuer: &Issuer, kid: &str) -> Result<FoundKey, Error> {
         let (http, url, cache) = match self {

@@ -95,6 +95,12 @@ impl Verifier {
         Ok(Verifier { keys })
     }
 
+    /// Where `issuer` publishes its signing keys and how many it publishes, fetched now: proof that
+    /// tokens of `issuer` can be verified from here.
+    pub fn published_keys(&self, issuer: &Issuer) -> Result<(String, usize), Error> {
+        self.keys.published(issuer)
+    }
+
     /// Verify the compact JWS `token` (see the module documentation for the checks, in order).
     pub fn verify(&self, token: &str, expected: &Expected) -> Result<Verified, Error> {
         let jws = Jws::parse(token)?;

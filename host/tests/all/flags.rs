@@ -172,6 +172,21 @@ const ROWS: &[Row] = &[
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "-o", "token", "--no-verify", "--write", "json={tmp}/j"], 2),
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--retries", "0"], 3),
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--retries", "-1"], 2),
+    // doctor: every flag of attest; no TPM, IMDS or MAA here, so each run finds problems (status 1)
+    row(&["doctor", "--tpm", NO_TPM, "--imds", "http://127.0.0.1:1", "-a", MAA, "--timeout", "1"], 1),
+    row(
+        &["doctor", "--tpm", NO_TPM, "--maa-url", MAA, "-n", "challenge", "-o", "json", "--type", "tdx-vm"],
+        1,
+    ),
+    row(&["doctor", "--tpm", NO_TPM, "--nonce", "x", "--output", "summary", "--verifier", "offline"], 1),
+    row(
+        &["doctor", "--tpm", NO_TPM, "--nonce-hex", NONCE_HEX, "--check", CHECK, "--write", "env={tmp}/e"],
+        1,
+    ),
+    row(&["doctor", "--tpm", NO_TPM, "--save-evidence", "{tmp}/e.json", "--pcrs", "0-7", "--no-verify"], 1),
+    row(&["doctor", "--tpm", NO_TPM, "--event-log", "{tmp}/log", "--retries", "0", "-a", MAA], 1),
+    row(&["doctor", "--tpm", NO_TPM, "--ca-file", "{tmp}/missing.pem", "-a", MAA], 1),
+    row(&["doctor", "--pcrs", "24"], 2),
     // config show: every flag of attest, shown with where it came from; bad values refused as attest would
     row(&["config", "show"], 0),
     row(&["config", "show", "-a", MAA, "--tpm", NO_TPM, "--imds", "http://127.0.0.1:1"], 0),

@@ -4,6 +4,7 @@ mod cli;
 mod collateral;
 mod collect;
 mod containment;
+mod doctor;
 mod examples;
 mod flags;
 mod guide;

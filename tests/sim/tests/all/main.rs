@@ -5,6 +5,7 @@
 mod attest;
 mod client;
 mod cvm;
+mod doctor;
 mod imds;
 mod maa;
 mod main_job;

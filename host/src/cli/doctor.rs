@@ -1,0 +1,122 @@
+//! `cvm-attest doctor`: can `attest` work here? Each thing it needs, in the order it needs them,
+//! is checked and reported `ok` with what was found, or `problem` with the cause and the fix (the
+//! errors' own messages, which name both). A problem does not stop the later checks that do not
+//! depend on it.
+
+use std::time::{Duration, SystemTime};
+
+use super::args::AttestArgs;
+use super::{Rejected, finish};
+use crate::config::Config;
+use crate::evidence::imds::{Imds, Retry};
+use crate::evidence::vtpm::Vtpm;
+use crate::maa::endpoint;
+use crate::plugins::{Runtime, SearchPath};
+use crate::token::{HttpOptions, Issuer, KeySource, Verifier};
+
+/// One line of the report.
+struct Finding {
+    what: &'static str,
+    result: Result<String, String>,
+}
+
+pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::Result<()> {
+    let mut report = Vec::new();
+    let mut say = |what: &'static str, result: Result<String, String>| report.push(Finding { what, result });
+    let text = |e: &dyn std::fmt::Display| e.to_string();
+
+    match Vtpm::open(&args.sources.tpm) {
+        Err(e) => say("tpm", Err(text(&e))),
+        Ok(mut vtpm) => {
+            say("tpm", Ok(format!("{} answers", args.sources.tpm)));
+            say(
+                "hcl-report",
+                vtpm.read_hcl_report().map(|r| format!("{} bytes in NV", r.len())).map_err(|e| text(&e)),
+            );
+            say(
+                "ak",
+                vtpm.read_ak_public()
+                    .map(|_| "the attestation key is persistent".into())
+                    .map_err(|e| text(&e)),
+            );
+            say("ak-cert", vtpm.read_ak_cert().map_err(|e| text(&e)).and_then(|cert| ak_cert(&cert)));
+        }
+    }
+    // One attempt: doctor reports what is wrong rather than waiting it out.
+    let once = Retry { attempts: 1, first_delay: Duration::ZERO };
+    let location = Imds::new(&args.sources.imds, once).and_then(|imds| imds.location());
+    let imds = location.as_ref().map(|region| format!("{} (region {region})", args.sources.imds));
+    say("imds", imds.map_err(|e| text(e)));
+    match endpoint::resolve(args.maa_url.as_deref(), config.maa_url.as_ref(), || location) {
+        Err(e) => say("maa", Err(text(&e))),
+        Ok((endpoint, _)) => say("maa", maa_keys(args, &endpoint)),
+    }
+    plugins(config, search, &mut say);
+
+    let problems = report.iter().filter(|f| f.result.is_err()).count();
+    let mut out = String::new();
+    for Finding { what, result } in &report {
+        let (status, detail) = match result {
+            Ok(found) => ("ok     ", found),
+            Err(problem) => ("problem", problem),
+        };
+        out.push_str(&format!("{status}  {what:<11} {}\n", crate::text::sanitize(detail)));
+    }
+    let verdict = match problems {
+        0 => Ok(()),
+        n => {
+            Err(Rejected(format!("{n} problem(s): attest would fail here; each line says what to do")).into())
+        }
+    };
+    finish(out.as_bytes(), verdict)
+}
+
+/// The AK certificate's validity; Azure renews it within 90 days of its end.
+fn ak_cert(cert: &crate::evidence::vtpm::AkCert) -> Result<String, String> {
+    match cert.warnings(SystemTime::now()).first() {
+        None => Ok(format!("valid until {}, issued by {}", time(cert.not_after()), cert.issuer())),
+        Some(warning) => Err(warning.to_string()),
+    }
+}
+
+/// MAA's signing keys, fetched as `attest` would fetch them to verify its token.
+fn maa_keys(args: &AttestArgs, endpoint: &endpoint::Endpoint) -> Result<String, String> {
+    let extra_roots_pem = match &args.ca_file {
+        Some(path) => Some(
+            crate::input::read(path, "CA file", crate::input::MAX_SMALL_FILE_BYTES)
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let http = HttpOptions { timeout: Duration::from_secs(args.timeout), extra_roots_pem };
+    let issuer = Issuer::of_endpoint(endpoint).map_err(|e| e.to_string())?;
+    let verifier = Verifier::new(KeySource::Discover, &http).map_err(|e| e.to_string())?;
+    let (url, keys) = verifier.published_keys(&issuer).map_err(|e| format!("{}: {e}", endpoint.as_str()))?;
+    Ok(format!("{} reachable, {keys} signing key(s) at {url}", endpoint.as_str()))
+}
+
+/// Every plugin on the search path loads (manifest, digest pins, imports, describe).
+fn plugins(config: &Config, search: &SearchPath, say: &mut impl FnMut(&'static str, Result<String, String>)) {
+    let runtime = match Runtime::new(config.cache_dir()) {
+        Ok(runtime) => runtime,
+        Err(e) => return say("plugins", Err(e.to_string())),
+    };
+    let (found, broken) = search.list();
+    for error in &broken {
+        say("plugins", Err(error.to_string()));
+    }
+    let mut loaded = Vec::new();
+    for located in &found {
+        let name = &located.manifest.name;
+        match runtime.load(located, &config.policy(name), config.require_pinned) {
+            Ok(_) => loaded.push(name.as_str()),
+            Err(e) => say("plugins", Err(format!("{name}: {e}"))),
+        }
+    }
+    say("plugins", Ok(format!("{} load from {}: {}", loaded.len(), search.describe(), loaded.join(", "))));
+}
+
+fn time(at: SystemTime) -> String {
+    let seconds = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    crate::token::time_text(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
