@@ -73,6 +73,9 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         .writes
         .iter()
         .map(|(name, path)| {
+            if path == Path::new("-") {
+                anyhow::bail!("--write {name}=-: --write is for files; -o {name} prints to standard output");
+            }
             let output = Output::resolve(&runtime, search, config, name)
                 .with_context(|| format!("--write {name}={}", path.display()))?;
             Ok((output, path.as_path()))
@@ -230,17 +233,22 @@ impl Maa {
             ca_file: args.ca_file.clone(),
             retry: client::Retry { attempts: args.retries.saturating_add(1), ..client::Retry::default() },
         })?;
-        let extra_roots_pem = args
-            .ca_file
-            .as_deref()
-            .map(|path| crate::input::read(path, "CA file", crate::input::MAX_SMALL_FILE_BYTES))
-            .transpose()?;
-        let verifier = Verifier::new(KeySource::Discover, &HttpOptions { timeout, extra_roots_pem })
-            .context("--ca-file")?;
+        let verifier = token_verifier(args)?;
         // The token must come from the instance that was asked: its base URL is MAA's `iss`.
         let issuer = Issuer::of_endpoint(&endpoint)?;
         Ok(Maa { endpoint, client, issuer, verifier })
     }
+}
+
+/// The verifier of MAA's tokens, fetching MAA's keys as `--timeout` and `--ca-file` say.
+pub(super) fn token_verifier(args: &AttestArgs) -> anyhow::Result<Verifier> {
+    let extra_roots_pem = args
+        .ca_file
+        .as_deref()
+        .map(|path| crate::input::read(path, "CA file", crate::input::MAX_SMALL_FILE_BYTES))
+        .transpose()?;
+    let http = HttpOptions { timeout: Duration::from_secs(args.timeout), extra_roots_pem };
+    Verifier::new(KeySource::Discover, &http).context("--ca-file")
 }
 
 /// `attest -o json`: the verified token and its claims, and every check's outcome.

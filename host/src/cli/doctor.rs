@@ -12,7 +12,7 @@ use crate::evidence::imds::{Imds, Retry};
 use crate::evidence::vtpm::Vtpm;
 use crate::maa::endpoint;
 use crate::plugins::{Runtime, SearchPath};
-use crate::token::{HttpOptions, Issuer, KeySource, Verifier};
+use crate::token::Issuer;
 
 /// One line of the report.
 struct Finding {
@@ -79,18 +79,10 @@ fn ak_cert(cert: &crate::evidence::vtpm::AkCert) -> Result<String, String> {
     }
 }
 
-/// MAA's signing keys, fetched as `attest` would fetch them to verify its token.
+/// MAA's signing keys, fetched as `attest` fetches them to verify its token.
 fn maa_keys(args: &AttestArgs, endpoint: &endpoint::Endpoint) -> Result<String, String> {
-    let extra_roots_pem = match &args.ca_file {
-        Some(path) => Some(
-            crate::input::read(path, "CA file", crate::input::MAX_SMALL_FILE_BYTES)
-                .map_err(|e| e.to_string())?,
-        ),
-        None => None,
-    };
-    let http = HttpOptions { timeout: Duration::from_secs(args.timeout), extra_roots_pem };
     let issuer = Issuer::of_endpoint(endpoint).map_err(|e| e.to_string())?;
-    let verifier = Verifier::new(KeySource::Discover, &http).map_err(|e| e.to_string())?;
+    let verifier = super::attest::token_verifier(args).map_err(|e| super::message(&e))?;
     let (url, keys) = verifier.published_keys(&issuer).map_err(|e| format!("{}: {e}", endpoint.as_str()))?;
     Ok(format!("{} reachable, {keys} signing key(s) at {url}", endpoint.as_str()))
 }

@@ -168,6 +168,7 @@ const ROWS: &[Row] = &[
     row(&["attest", "--tpm", "bogus:tcti", "-a", MAA], 2),
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--write", "env={tmp}/env"], 3),
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--write", "prometheus"], 2),
+    row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--write", "env=-"], 2),
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--write", "yaml={tmp}/out.yaml"], 2),
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "-o", "token", "--no-verify", "--write", "json={tmp}/j"], 2),
     row(&["attest", "--tpm", NO_TPM, "-a", MAA, "--retries", "0"], 3),
