@@ -4,7 +4,7 @@
 //! with [`export!`]. `describe` is answered from the crate's name and version, and the configuration
 //! is refused unless the plugin says what it accepts:
 //!
-//! ```ignore
+//! ```no_run
 //! use cvm_attest_plugin_sdk::{Claims, ClaimCheck, EvalContext, Finding, PluginError, Verdict};
 //!
 //! struct SecureBoot;
