@@ -36,7 +36,8 @@ pub struct Runtime {
     linker: Linker<State>,
     cache: cache::Cache,
     ticker: Arc<Ticker>,
-    compile_time: Duration,
+    /// A fixed compile deadline instead of [`compile_deadline`]'s.
+    compile_time: Option<Duration>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -66,12 +67,12 @@ impl Runtime {
         // Without the ticker no time limit would fire: refuse to run rather than run unbounded.
         let ticker = Ticker::start(engine.clone())
             .map_err(|e| Error::Engine { reason: format!("cannot start the epoch ticker: {e}") })?;
-        Ok(Runtime { engine, linker, cache, ticker, compile_time: MAX_COMPILE_TIME })
+        Ok(Runtime { engine, linker, cache, ticker, compile_time: None })
     }
 
-    /// Give up compiling a component after `limit` instead of [`MAX_COMPILE_TIME`].
+    /// Give up compiling any component after `limit` instead of [`compile_deadline`]'s time.
     pub fn with_compile_time(mut self, limit: Duration) -> Runtime {
-        self.compile_time = limit;
+        self.compile_time = Some(limit);
         self
     }
 
@@ -178,8 +179,9 @@ impl Runtime {
         Ok((component, Inspection { digest, size, imports, exports, kind, api_version, origin }))
     }
 
-    /// Cranelift, on its own thread, given up after the compile-time limit.
+    /// Cranelift, on its own thread, given up after the compile deadline.
     fn compile(&self, name: &str, wasm: Vec<u8>) -> Result<wasmtime::Result<Vec<u8>>, Error> {
+        let limit = self.compile_time.unwrap_or_else(|| compile_deadline(wasm.len() as u64));
         let (done, result) = std::sync::mpsc::sync_channel(1);
         let engine = self.engine.clone();
         std::thread::Builder::new()
@@ -188,9 +190,7 @@ impl Runtime {
                 let _ = done.send(engine.precompile_component(&wasm));
             })
             .map_err(|e| Error::Engine { reason: format!("cannot start a compiler thread: {e}") })?;
-        result
-            .recv_timeout(self.compile_time)
-            .map_err(|_| Error::CompileTimeout { plugin: name.to_owned(), limit: self.compile_time })
+        result.recv_timeout(limit).map_err(|_| Error::CompileTimeout { plugin: name.to_owned(), limit })
     }
 }
 

@@ -466,19 +466,24 @@ fn memory_is_capped_across_all_of_a_components_memories() {
 fn a_component_with_more_memories_or_instances_than_allowed_is_refused_at_load() {
     let runtime = support::runtime();
     let dir = PluginDir::new();
-    // Sixteen core instances with a memory each, beside a working plugin.
-    let extra: String = (0..16)
-        .map(|i| format!("(core instance $m{i} (instantiate $Memory))\n"))
-        .collect::<Vec<_>>()
-        .join("");
-    let wat = two_memories_wat(1).replacen(
-        "(core instance $extra (instantiate $Extra))",
-        &format!("(core instance $extra (instantiate $Extra))\n(core module $Memory (memory (export \"memory\") 1000))\n{extra}"),
-        1,
-    );
-    let err = support::load(&runtime, &install_wat(&dir, "many-memories", &wat)).unwrap_err();
-    let Error::InvalidComponent { reason, .. } = &err else { panic!("refused at load, got {err}") };
-    assert!(reason.contains("exceeds the configured maximum"), "{reason}");
+    // Beside a working plugin: sixteen core instances with a memory each (more than 2 memories), and
+    // 65 of an empty module (more than 64 core instances).
+    let with_extra = |name: &str, module: &str, count: usize| {
+        let extra: String = (0..count).map(|i| format!("(core instance $m{i} (instantiate $M))\n")).collect();
+        let wat = two_memories_wat(1).replacen(
+            "(core instance $extra (instantiate $Extra))",
+            &format!("(core instance $extra (instantiate $Extra))\n(core module $M {module})\n{extra}"),
+            1,
+        );
+        support::load(&runtime, &install_wat(&dir, name, &wat)).unwrap_err()
+    };
+    for (err, what) in [
+        (with_extra("many-memories", "(memory (export \"memory\") 1000)", 16), "memories"),
+        (with_extra("many-instances", "", 65), "core module instances"),
+    ] {
+        let Error::InvalidComponent { reason, .. } = &err else { panic!("refused at load, got {err}") };
+        assert!(reason.contains(what) && reason.contains("exceeds the configured maximum"), "{reason}");
+    }
     good_plugin_still_works(&runtime);
 }
 
