@@ -2,7 +2,10 @@
 //!
 //! Search order: `--plugin-dir` flags, `CVM_ATTEST_PLUGIN_PATH` (colon-separated), the
 //! configuration's `plugin_dir`, the plugins built in this checkout when the binary runs from one,
-//! then `/usr/local/lib/cvm-attest/plugins` and `/usr/lib/cvm-attest/plugins`.
+//! `PREFIX/lib/cvm-attest/plugins` when the binary is installed as `PREFIX/bin/cvm-attest` (where
+//! `cargo install` puts it and `scripts/install-plugins.sh` puts the shipped plugins; whoever can
+//! write there can replace the binary too), then `/usr/local/lib/cvm-attest/plugins` and
+//! `/usr/lib/cvm-attest/plugins`.
 //!
 //! A name must mean one plugin: when several directories hold a plugin of that name, they must be
 //! byte-identical copies (same component, same manifest), and the first is used; otherwise looking it
@@ -97,7 +100,9 @@ impl SearchPath {
         dirs.extend(config_dir.map(Path::to_owned));
         let mut sources: Vec<Source> = dirs.into_iter().map(Source::Dir).collect();
         sources.extend(checkout_root().map(Source::Checkout));
-        sources.extend(SYSTEM_DIRS.iter().map(|d| Source::Dir(PathBuf::from(d))));
+        let system = SYSTEM_DIRS.map(PathBuf::from);
+        sources.extend(beside_binary().filter(|dir| !system.contains(dir)).map(Source::Dir));
+        sources.extend(system.into_iter().map(Source::Dir));
         SearchPath { sources }
     }
 
@@ -276,6 +281,17 @@ fn checkout_wasm(root: &Path, name: &str) -> PathBuf {
     root.join("plugins/target/wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_")))
 }
 
+/// The plugin directory beside this binary, if it is installed in a `bin` directory.
+fn beside_binary() -> Option<PathBuf> {
+    installed_plugin_dir(&std::env::current_exe().ok()?)
+}
+
+/// `PREFIX/lib/cvm-attest/plugins` for a binary installed as `PREFIX/bin/cvm-attest`.
+fn installed_plugin_dir(exe: &Path) -> Option<PathBuf> {
+    let bin = exe.parent().filter(|dir| dir.file_name().is_some_and(|name| name == "bin"))?;
+    Some(bin.parent()?.join("lib/cvm-attest/plugins"))
+}
+
 /// The source checkout this binary was built in, if it runs from one (`<root>/target/<profile>/`).
 fn checkout_root() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
@@ -285,4 +301,19 @@ fn checkout_root() -> Option<PathBuf> {
             dir.join("wit/plugin@0.1/plugin.wit").is_file() && dir.join("plugins/Cargo.toml").is_file()
         })
         .map(Path::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_installed_binary_looks_in_its_prefix() {
+        let dir = |exe: &str| installed_plugin_dir(Path::new(exe));
+        let home = Some(PathBuf::from("/home/me/.cargo/lib/cvm-attest/plugins"));
+        assert_eq!(dir("/home/me/.cargo/bin/cvm-attest"), home);
+        assert_eq!(dir("/usr/local/bin/cvm-attest"), Some(PathBuf::from(SYSTEM_DIRS[0])));
+        assert_eq!(dir("/work/cvm-attest/target/release/cvm-attest"), None);
+        assert_eq!(dir("/cvm-attest"), None);
+    }
 }

@@ -9,6 +9,7 @@ mod examples;
 mod flags;
 mod guide;
 mod imds;
+mod install;
 mod loading;
 mod maa_client;
 mod pinning;
