@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use cvm_attest_formats::bundle::EvidenceBundle;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -86,22 +87,9 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         .iter()
         .map(|spec| resolve::check(&runtime, search, config, spec))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let api = match args.kind {
-        AttestType::AzureGuest => Api::AzureGuest,
-        AttestType::SevSnpVm => Api::SevSnpVm,
-        AttestType::TdxVm => Api::TdxVm,
-    };
+    let api = api(args.kind);
     let nonce = args.nonce.bytes();
-    // SevSnpVm and TdxVm take the nonce as a JSON string, which MAA echoes.
-    let nonce_member = match (api, &nonce) {
-        (Api::AzureGuest, _) | (_, None) => None,
-        (_, Some(bytes)) => Some(String::from_utf8(bytes.clone()).map_err(|_| {
-            anyhow::anyhow!(
-                "--type {}: the nonce must be UTF-8 text, which MAA echoes as a string",
-                args.kind
-            )
-        })?),
-    };
+    let nonce_member = nonce_member(args.kind, nonce.as_deref())?;
     let imds = Imds::new(&args.sources.imds, Retry::default())?;
     let verifier = match args.verifier.as_str() {
         "maa" => None,
@@ -141,30 +129,16 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
 
     let Some(maa) = maa else {
         let verifier = verifier.context("a verifier plugin")?;
-        return locally(args, bundle, verifier, checks, &output, &writes);
+        return locally(args, config, bundle, verifier, checks, &output, &writes);
     };
-    let body = request::body(api, &bundle, nonce_member.as_deref())?;
-    progress.say(&format!("attesting with MAA at {} ({})", maa.endpoint, api.document()));
-    // MAA refusing the evidence is a failed attestation (exit 1); other failures keep their kind.
-    let answer = maa.client.attest(&maa.endpoint, api, &body).map_err(|e| match e.kind() {
-        client::Kind::Rejected => anyhow::Error::new(Rejected(e.to_string())),
-        _ => e.into(),
-    })?;
-    let token = match api {
-        Api::AzureGuest => {
-            progress.say("decrypting MAA's answer in the vTPM");
-            let tpm = bundle.tpm.as_ref().context("the collected evidence has no vTPM part")?;
-            let pcrs: Vec<(u8, Vec<u8>)> = tpm.pcrs.values().iter().map(|(i, v)| (*i, v.clone())).collect();
-            let envelope = Envelope::parse(&answer).map_err(|e| Rejected(e.to_string()))?;
-            let inner = vtpm.decrypt_with_ephemeral_key(&pcrs, envelope.encrypted_inner_key()).map_err(
-                |e| match e {
-                    crate::evidence::vtpm::Error::PcrsMoved => anyhow::Error::new(Rejected(e.to_string())),
-                    e => e.into(),
-                },
-            )?;
-            envelope.open(&inner).map_err(|e| Rejected(e.to_string()))?
-        }
-        Api::SevSnpVm | Api::TdxVm => answer.trim().to_owned(),
+    // `-o bool` answers `false` when MAA refuses the evidence or its token, as for a failed check.
+    let refused = |e: anyhow::Error| match output {
+        Output::Bool if e.is::<Rejected>() => finish(b"false\n", Err(e)),
+        _ => Err(e),
+    };
+    let token = match maa.token(api, &bundle, nonce_member.as_deref(), &mut vtpm, &progress) {
+        Ok(token) => token,
+        Err(e) => return refused(e),
     };
     drop(vtpm);
     if args.no_verify {
@@ -175,15 +149,10 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         return finish(format!("{token}\n").as_bytes(), Ok(()));
     }
     progress.say("verifying the token");
-    let expected = Expected { nonce, ..Expected::new(maa.issuer.clone()) };
-    let verified = match maa.verifier.verify(&token, &expected) {
-        Ok(verified) => verified,
-        Err(token::Error::Rejected(rejection)) => {
-            return Err(Rejected(format!("MAA's token is not valid: {rejection}")).into());
-        }
-        Err(err) => return Err(err.into()),
+    let claims = match maa.verify(&token, nonce) {
+        Ok(claims) => claims,
+        Err(e) => return refused(e),
     };
-    let claims = Value::Object(verified.claims);
     let claims_text = claims.to_string();
     let at_unix_ms = crate::clock::now_unix_ms();
     let outcomes =
@@ -214,8 +183,28 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
     emit(&answer, &output, &writes, verdict)
 }
 
+/// The MAA API an attestation type asks.
+pub(super) fn api(kind: AttestType) -> Api {
+    match kind {
+        AttestType::AzureGuest => Api::AzureGuest,
+        AttestType::SevSnpVm => Api::SevSnpVm,
+        AttestType::TdxVm => Api::TdxVm,
+    }
+}
+
+/// The request document's `nonce`: SevSnpVm and TdxVm take the nonce as a JSON string, which MAA
+/// echoes; AzureGuest binds it in the evidence instead.
+pub(super) fn nonce_member(kind: AttestType, nonce: Option<&[u8]>) -> anyhow::Result<Option<String>> {
+    match (api(kind), nonce) {
+        (Api::AzureGuest, _) | (_, None) => Ok(None),
+        (_, Some(bytes)) => String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| {
+            anyhow::anyhow!("--type {kind}: the nonce must be UTF-8 text, which MAA echoes as a string")
+        }),
+    }
+}
+
 /// MAA, resolved: where, how to reach it, and how to verify what it answers.
-struct Maa {
+pub(super) struct Maa {
     endpoint: Endpoint,
     client: Client,
     issuer: Issuer,
@@ -223,7 +212,7 @@ struct Maa {
 }
 
 impl Maa {
-    fn new(args: &AttestArgs, config: &Config, imds: &Imds) -> anyhow::Result<Maa> {
+    pub(super) fn new(args: &AttestArgs, config: &Config, imds: &Imds) -> anyhow::Result<Maa> {
         let (endpoint, source) =
             endpoint::resolve(args.maa_url.as_deref(), config.maa_url.as_ref(), || imds.location())?;
         tracing::info!(endpoint = endpoint.as_str(), ?source, "MAA instance");
@@ -237,6 +226,61 @@ impl Maa {
         // The token must come from the instance that was asked: its base URL is MAA's `iss`.
         let issuer = Issuer::of_endpoint(&endpoint)?;
         Ok(Maa { endpoint, client, issuer, verifier })
+    }
+
+    /// MAA's token for `bundle`, as MAA sent it (not verified yet): for AzureGuest, decrypted in the
+    /// vTPM that collected the evidence. MAA refusing the evidence is a failed attestation (exit 1);
+    /// other failures keep their kind.
+    pub(super) fn token(
+        &self,
+        api: Api,
+        bundle: &EvidenceBundle,
+        nonce_member: Option<&str>,
+        vtpm: &mut Vtpm,
+        progress: &Progress,
+    ) -> anyhow::Result<String> {
+        let body = request::body(api, bundle, nonce_member)?;
+        progress.say(&format!("attesting with MAA at {} ({})", self.endpoint, api.document()));
+        let answer = self.client.attest(&self.endpoint, api, &body).map_err(|e| match e.kind() {
+            client::Kind::Rejected => anyhow::Error::new(Rejected(e.to_string())),
+            _ => e.into(),
+        })?;
+        Ok(match api {
+            Api::AzureGuest => {
+                progress.say("decrypting MAA's answer in the vTPM");
+                let tpm = bundle.tpm.as_ref().context("the collected evidence has no vTPM part")?;
+                let pcrs: Vec<(u8, Vec<u8>)> =
+                    tpm.pcrs.values().iter().map(|(i, v)| (*i, v.clone())).collect();
+                let envelope = Envelope::parse(&answer).map_err(|e| Rejected(e.to_string()))?;
+                let inner =
+                    vtpm.decrypt_with_ephemeral_key(&pcrs, envelope.encrypted_inner_key()).map_err(|e| {
+                        match e {
+                            crate::evidence::vtpm::Error::PcrsMoved => {
+                                anyhow::Error::new(Rejected(e.to_string()))
+                            }
+                            e => e.into(),
+                        }
+                    })?;
+                envelope.open(&inner).map_err(|e| Rejected(e.to_string()))?
+            }
+            Api::SevSnpVm | Api::TdxVm => answer.trim().to_owned(),
+        })
+    }
+
+    /// The claims of `token`, verified as this instance's (signature, issuer, lifetime) for `nonce`.
+    pub(super) fn verify(&self, token: &str, nonce: Option<Vec<u8>>) -> anyhow::Result<Value> {
+        let expected = Expected { nonce, ..Expected::new(self.issuer.clone()) };
+        match self.verifier.verify(token, &expected) {
+            Ok(verified) => Ok(Value::Object(verified.claims)),
+            Err(token::Error::Rejected(rejection)) => {
+                Err(Rejected(format!("MAA's token is not valid: {rejection}")).into())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub(super) fn endpoint(&self) -> &str {
+        self.endpoint.as_str()
     }
 }
 
@@ -269,11 +313,12 @@ struct Attestation<'a> {
     checks: Vec<verification::Check>,
 }
 
-/// With `--verifier PLUGIN`: the collected evidence appraised locally, printed as `verify` prints it
-/// (`-o bool` as for MAA's claims).
+/// With `--verifier PLUGIN`: the collected evidence appraised locally, with the configuration's
+/// trust anchors and collateral, printed as `verify` prints it (`-o bool` as for MAA's claims).
 fn locally(
     args: &AttestArgs,
-    bundle: cvm_attest_formats::bundle::EvidenceBundle,
+    config: &Config,
+    bundle: EvidenceBundle,
     verifier: Plugin,
     checks: Vec<Check>,
     output: &Output,
@@ -283,8 +328,8 @@ fn locally(
         bundle,
         verifier,
         expected_nonce: args.nonce.bytes(),
-        trust_anchors: Vec::new(),
-        collateral: Vec::new(),
+        trust_anchors: pipeline::evidence::read_blobs("trust anchor", &config.trust_anchors)?,
+        collateral: pipeline::evidence::read_blobs("collateral", &config.collateral)?,
         checks,
         at_unix_ms: crate::clock::now_unix_ms(),
     };
@@ -386,7 +431,9 @@ fn emit(
     verdict: anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let verdict = match (verdict, output) {
-        (Ok(()), Output::Bool) => compliant_cvm(answer.claims()).map_err(|why| Rejected(why).into()),
+        (Ok(()), Output::Bool) => {
+            compliant_cvm(answer.claims()).map(drop).map_err(|why| Rejected(why).into())
+        }
         (verdict, _) => verdict,
     };
     for (format, path) in writes {
@@ -404,14 +451,14 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The C++ sample's `-o bool` asks for claims that show an SEV-SNP or TDX CVM that MAA (or the
-/// verifier) found `azure-compliant-cvm`; the reason when they do not.
-fn compliant_cvm(claims: &Value) -> Result<(), String> {
+/// verifier) found `azure-compliant-cvm`: which of the two, or the reason when they do not.
+pub(super) fn compliant_cvm(claims: &Value) -> Result<&str, String> {
     // A guest token nests the TEE's claims; a platform token has them at the top.
     let tee = claims.get("x-ms-isolation-tee").unwrap_or(claims);
     let kind = tee.get("x-ms-attestation-type").and_then(Value::as_str);
     let status = tee.get("x-ms-compliance-status").and_then(Value::as_str);
-    if matches!(kind, Some("sevsnpvm" | "tdxvm")) && status == Some("azure-compliant-cvm") {
-        return Ok(());
+    if let (Some(kind @ ("sevsnpvm" | "tdxvm")), Some("azure-compliant-cvm")) = (kind, status) {
+        return Ok(kind);
     }
     Err(format!(
         "the claims do not show a compliant confidential VM (attestation type {}, compliance status {})",
@@ -421,13 +468,17 @@ fn compliant_cvm(claims: &Value) -> Result<(), String> {
 }
 
 /// One line per slow step on a terminal's stderr; nothing when stderr is piped.
-struct Progress {
+pub(super) struct Progress {
     on: bool,
 }
 
 impl Progress {
     fn new() -> Progress {
         Progress { on: std::io::stderr().is_terminal() }
+    }
+
+    pub(super) fn quiet() -> Progress {
+        Progress { on: false }
     }
 
     fn say(&self, step: &str) {

@@ -1,18 +1,28 @@
 //! `cvm-attest doctor`: can `attest` work here? Each thing it needs, in the order it needs them,
 //! is checked and reported `ok` with what was found, or `problem` with the cause and the fix (the
 //! errors' own messages, which name both). A problem does not stop the later checks that do not
-//! depend on it.
+//! depend on it. Last, when the TPM, IMDS and MAA are all there, one attestation as `attest` makes
+//! it: what only MAA can judge, its policy (Secure Boot, debug settings, …), shows there, with advice
+//! for each claim the policy refused.
 
 use std::time::{Duration, SystemTime};
 
 use super::args::AttestArgs;
+use super::attest::{self, Maa, Progress};
 use super::{Rejected, finish};
 use crate::config::Config;
+use crate::evidence::collect::{self, Request};
 use crate::evidence::imds::{Imds, Retry};
 use crate::evidence::vtpm::Vtpm;
 use crate::maa::endpoint;
 use crate::plugins::{Runtime, SearchPath};
 use crate::token::Issuer;
+
+/// One attempt: doctor reports what is wrong rather than waiting it out.
+const ONCE: Retry = Retry { attempts: 1, first_delay: Duration::ZERO };
+
+/// What the attestation needs: with a problem in one of these it is not tried.
+const NEEDED_TO_ATTEST: [&str; 5] = ["tpm", "hcl-report", "ak", "imds", "maa"];
 
 /// One line of the report.
 struct Finding {
@@ -42,9 +52,7 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
             say("ak-cert", vtpm.read_ak_cert().map_err(|e| text(&e)).and_then(|cert| ak_cert(&cert)));
         }
     }
-    // One attempt: doctor reports what is wrong rather than waiting it out.
-    let once = Retry { attempts: 1, first_delay: Duration::ZERO };
-    let location = Imds::new(&args.sources.imds, once).and_then(|imds| imds.location());
+    let location = Imds::new(&args.sources.imds, ONCE).and_then(|imds| imds.location());
     let imds = location.as_ref().map(|region| format!("{} (region {region})", args.sources.imds));
     say("imds", imds.map_err(|e| text(e)));
     match endpoint::resolve(args.maa_url.as_deref(), config.maa_url.as_ref(), || location) {
@@ -52,6 +60,11 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         Ok((endpoint, _)) => say("maa", maa_keys(args, &endpoint)),
     }
     plugins(config, search, &mut say);
+    let ready =
+        NEEDED_TO_ATTEST.iter().all(|what| report.iter().any(|f| f.what == *what && f.result.is_ok()));
+    if ready && args.verifier == "maa" {
+        report.push(Finding { what: "attest", result: attestation(args, config) });
+    }
 
     let problems = report.iter().filter(|f| f.result.is_err()).count();
     let mut out = String::new();
@@ -69,6 +82,32 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         }
     };
     finish(out.as_bytes(), verdict)
+}
+
+/// One attestation with MAA, as `attest` makes it, with `--nonce` or a nonce of doctor's own: the
+/// token verified and its claims showing a compliant CVM (what `attest` prints `true` for).
+fn attestation(args: &AttestArgs, config: &Config) -> Result<String, String> {
+    let fail = |e: anyhow::Error| super::message(&e);
+    let imds = Imds::new(&args.sources.imds, ONCE).map_err(|e| e.to_string())?;
+    let maa = Maa::new(args, config, &imds).map_err(fail)?;
+    let mut vtpm = Vtpm::open(&args.sources.tpm).map_err(|e| e.to_string())?;
+    let nonce = args
+        .nonce
+        .bytes()
+        .unwrap_or_else(|| format!("cvm-attest doctor {}", crate::clock::now_unix_ms()).into_bytes());
+    let request = Request {
+        nonce: Some(nonce.clone()),
+        pcrs: args.pcrs.0.clone(),
+        event_log: args.event_log.clone(),
+        os_release: collect::OS_RELEASE_PATH.into(),
+    };
+    let (bundle, _) = collect::collect(&mut vtpm, &imds, &request).map_err(|e| e.to_string())?;
+    let member = attest::nonce_member(args.kind, Some(&nonce)).map_err(fail)?;
+    let api = attest::api(args.kind);
+    let token = maa.token(api, &bundle, member.as_deref(), &mut vtpm, &Progress::quiet()).map_err(fail)?;
+    let claims = maa.verify(&token, Some(nonce)).map_err(fail)?;
+    let tee = attest::compliant_cvm(&claims)?;
+    Ok(format!("{} attested a compliant {tee} CVM ({}); its token verified", maa.endpoint(), api.document()))
 }
 
 /// The AK certificate's validity; Azure renews it within 90 days of its end.

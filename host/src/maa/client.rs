@@ -50,7 +50,7 @@ pub enum Error {
     #[error("cannot set up the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
 
-    #[error("MAA rejected the evidence: {detail}; HTTP 400 from {url}")]
+    #[error("MAA rejected the evidence: {detail}; HTTP 400 from {url}{}", detail.advice())]
     Rejected { url: String, detail: Box<MaaError> },
 
     #[error(
@@ -164,6 +164,17 @@ impl MaaError {
             details: details.map(|d| d.iter().map(detail).collect()).unwrap_or_default(),
             excerpt: None,
         }
+    }
+
+    /// What to do about each claim the attestation policy refused, as text to append to the error:
+    /// empty when MAA named none.
+    fn advice(&self) -> String {
+        self.details
+            .iter()
+            .filter(|d| d.code.as_deref() == Some("PolicyFailureClaim"))
+            .filter_map(|d| d.target.as_deref())
+            .map(|claim| format!(". {}", super::advice::for_claim(claim)))
+            .collect()
     }
 }
 
@@ -456,6 +467,16 @@ mod tests {
         assert_eq!(
             MaaError::parse(body, None).to_string(),
             "PolicyEvaluationError: Policy evaluation failed. (policy claim x-ms-azurevm-dbxvalidated = false)"
+        );
+        let url = "https://sharedkrc.krc.attest.azure.net/attest/AzureGuest".to_owned();
+        let rejected = Error::Rejected { url, detail: Box::new(MaaError::parse(body, None)) }.to_string();
+        assert!(
+            rejected.ends_with(
+                "HTTP 400 from https://sharedkrc.krc.attest.azure.net/attest/AzureGuest. The VM's Secure Boot \
+                 databases (db, dbx, the default keys) are not what the policy accepts: restore the default \
+                 Secure Boot keys, install the OS's dbx update, reboot and attest again"
+            ),
+            "{rejected}"
         );
     }
 

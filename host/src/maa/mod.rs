@@ -5,7 +5,9 @@
 //!
 //! * [`endpoint`]: which instance (`-a`, `maa_url`, or the region's shared instance) and its URLs.
 //! * [`client`]: the HTTP client that posts a request and returns MAA's token, with bounded retries.
+//! * [`advice`]: what to do about a claim MAA's attestation policy refused.
 
+pub mod advice;
 pub mod client;
 pub mod endpoint;
 pub mod envelope;

@@ -25,8 +25,13 @@ use cvm_attest_sim::cvm::Tee;
 use cvm_attest_sim::environment::{Environment, EnvironmentOptions};
 
 fn bench(c: &mut Criterion) {
-    let environment = Environment::start(EnvironmentOptions { tee: Tee::Snp, dir: None, location: None })
-        .expect("simulator");
+    let environment = Environment::start(EnvironmentOptions {
+        tee: Tee::Snp,
+        dir: None,
+        location: None,
+        secure_boot_off: false,
+    })
+    .expect("simulator");
     let variables: std::collections::HashMap<_, _> = environment.variables().into_iter().collect();
     let ca_file = std::path::PathBuf::from(&variables["CVM_ATTEST_CA_FILE"]);
     let imds = Imds::new(&environment.imds().url(), Retry::default()).expect("IMDS");

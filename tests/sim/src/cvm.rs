@@ -101,6 +101,8 @@ pub struct CvmOptions {
     pub vm_unique_id: Option<String>,
     /// The SNP launch measurement or the TD's MRTD; [`DEFAULT_MEASUREMENT`] when `None`.
     pub measurement: Option<[u8; 48]>,
+    /// The VM booted with Secure Boot off (its reports say so); on, as on an Azure CVM, when false.
+    pub secure_boot_off: bool,
 }
 
 /// Why the CVM could not be started.
@@ -150,6 +152,7 @@ impl Cvm {
             ek,
             vm_unique_id: vm_unique_id.clone(),
             measurement: options.measurement.unwrap_or(DEFAULT_MEASUREMENT),
+            secure_boot: !options.secure_boot_off,
         };
         let paravisor = Paravisor::start(swtpm.command_addr(), swtpm.control_addr(), move |user_data| {
             builder.hcl_report(user_data)

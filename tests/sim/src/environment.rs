@@ -32,6 +32,8 @@ pub struct EnvironmentOptions {
     pub dir: Option<PathBuf>,
     /// The Azure region IMDS reports; IMDS's default when `None`.
     pub location: Option<String>,
+    /// The CVM booted with Secure Boot off, which MAA's policy refuses (see [`CvmOptions`]).
+    pub secure_boot_off: bool,
 }
 
 /// Why the environment could not be started.
@@ -97,7 +99,11 @@ impl Environment {
         let (config, ca_file) = write_files(&root, options.tee)?;
         let cvm = Cvm::start(
             options.tee,
-            CvmOptions { state_dir: Some(root.join("swtpm")), ..CvmOptions::default() },
+            CvmOptions {
+                state_dir: Some(root.join("swtpm")),
+                secure_boot_off: options.secure_boot_off,
+                ..CvmOptions::default()
+            },
         )?;
         let defaults = ImdsConfig::default();
         let imds = Imds::start(ImdsConfig {

@@ -116,6 +116,9 @@ pub struct RuntimeClaims {
     pub ek: RsaPublic,
     /// `vmUniqueId`, a UUID; written upper case, as Azure does (it is IMDS's `vmId`).
     pub vm_unique_id: String,
+    /// `vm-configuration`'s `secure-boot`: whether the VM booted with UEFI Secure Boot (on a CVM it is,
+    /// unless its owner turned it off).
+    pub secure_boot: bool,
     /// The 64 bytes of NV index `0x01400002` (all zero until the guest writes them).
     pub user_data: [u8; 64],
 }
@@ -131,8 +134,9 @@ impl RuntimeClaims {
     ///  "user-data":"<128 upper-case hex digits>"}
     /// ```
     ///
-    /// `vm-configuration` is the Milan report's: secure boot and the vTPM on, as on a CVM, and the serial
-    /// console enabled, as Azure's default. (TDX hosts add `root-cert-thumbprint` and `tpm-persisted`,
+    /// `vm-configuration` is the Milan report's: the vTPM on, as on a CVM, and the serial console
+    /// enabled, as Azure's default; secure boot as [`RuntimeClaims::secure_boot`] says (on in that
+    /// report). (TDX hosts add `root-cert-thumbprint` and `tpm-persisted`,
     /// which nothing here reads.) These bytes are what the hardware report's `report_data` hashes.
     pub fn to_json(&self) -> Vec<u8> {
         let (ak_e, ak_n) = self.ak.jwk_members();
@@ -145,7 +149,7 @@ impl RuntimeClaims {
             concat!(
                 r#"{{"keys":[{{"kid":"HCLAkPub","key_ops":["sign"],"kty":"RSA","e":"{ak_e}","n":"{ak_n}"}},"#,
                 r#"{{"kid":"HCLEkPub","key_ops":["encrypt"],"kty":"RSA","e":"{ek_e}","n":"{ek_n}"}}],"#,
-                r#""vm-configuration":{{"console-enabled":true,"secure-boot":true,"tpm-enabled":true,"#,
+                r#""vm-configuration":{{"console-enabled":true,"secure-boot":{secure_boot},"tpm-enabled":true,"#,
                 r#""vmUniqueId":{vm_id}}},"user-data":"{user_data}"}}"#,
             ),
             ak_e = ak_e,
@@ -153,6 +157,7 @@ impl RuntimeClaims {
             ek_e = ek_e,
             ek_n = ek_n,
             vm_id = vm_id,
+            secure_boot = self.secure_boot,
             user_data = user_data,
         )
         .into_bytes()

@@ -105,6 +105,10 @@ struct SimArgs {
     /// The Azure region IMDS reports (compute.location) [default: koreacentral]
     #[arg(long, value_name = "REGION")]
     location: Option<String>,
+    /// Boot the VM with Secure Boot off: its reports say so, and MAA's policy refuses it, as the
+    /// shared instances refuse such a VM
+    #[arg(long)]
+    secure_boot_off: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -119,7 +123,12 @@ impl SimArgs {
             TeeArg::Snp => Tee::Snp,
             TeeArg::Tdx => Tee::Tdx,
         };
-        EnvironmentOptions { tee, dir: self.dir.clone(), location: self.location.clone() }
+        EnvironmentOptions {
+            tee,
+            dir: self.dir.clone(),
+            location: self.location.clone(),
+            secure_boot_off: self.secure_boot_off,
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub(super) struct ReportBuilder {
     pub vm_unique_id: String,
     /// The SNP launch measurement, or the TD's MRTD.
     pub measurement: [u8; 48],
+    pub secure_boot: bool,
 }
 
 impl ReportBuilder {
@@ -31,6 +32,7 @@ impl ReportBuilder {
             ak: self.ak.clone(),
             ek: self.ek.clone(),
             vm_unique_id: self.vm_unique_id.clone(),
+            secure_boot: self.secure_boot,
             user_data: *user_data,
         }
         .to_json();

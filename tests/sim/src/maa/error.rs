@@ -42,11 +42,17 @@ pub struct MaaError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// `innererror`: MAA's details (a policy failure names the claim here).
+    pub inner: Option<serde_json::Value>,
 }
 
 impl MaaError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        MaaError { status, code, message: message.into() }
+        MaaError { status, code, message: message.into(), inner: None }
+    }
+
+    pub fn with_inner(self, inner: serde_json::Value) -> Self {
+        MaaError { inner: Some(inner), ..self }
     }
 
     /// 400 `InvalidParameter`: the request or its evidence is not acceptable.
@@ -56,7 +62,11 @@ impl MaaError {
 
     /// The response: the JSON body and the `x-ms-error-code` header.
     pub(super) fn response(&self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(inner) = &self.inner {
+            error["innererror"] = inner.clone();
+        }
+        let body = json!({ "error": error });
         Response::json(self.status, &body).header("x-ms-error-code", self.code)
     }
 }

@@ -23,6 +23,7 @@ pub mod envelope;
 mod error;
 mod faults;
 mod http;
+mod policy;
 mod routes;
 mod server;
 mod token;
@@ -37,8 +38,9 @@ use cvm_attest_formats::time::DateTime;
 
 pub use error::{Error, MaaError};
 pub use faults::{Armed, Fault, Times};
+pub use policy::POLICY;
 pub use routes::WRONG_ISSUER;
-pub use token::{LIFETIME_SECONDS, POLICY, policy_hash};
+pub use token::{LIFETIME_SECONDS, policy_hash};
 
 use crate::pki;
 

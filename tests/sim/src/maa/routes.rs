@@ -29,6 +29,7 @@ use super::envelope;
 use super::error::MaaError;
 use super::faults::{Fault, Faults};
 use super::http::{Request, Response};
+use super::policy;
 use super::token::{self, Signer};
 
 /// The `iss` of a token made with [`Fault::WrongIssuer`].
@@ -187,6 +188,7 @@ fn issue(state: &State, kind: MaaRequest, body: &[u8]) -> Result<(String, String
     };
     let steps = appraise::summary(&appraised.steps);
     let mut claims = claims::token_claims(kind, body, appraised.claims)?;
+    policy::authorize(&claims)?;
     let (wrong_issuer, expired, unknown_key) = {
         let mut faults = state.faults();
         (

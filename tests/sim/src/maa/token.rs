@@ -7,8 +7,7 @@
 //! hours, `jti` 64 hex digits, `x-ms-ver` "1.0", and members sorted by name, as MAA sorts them. The
 //! `kid` is ours: base64 of the SHA-256 of the certificate (how MAA derives its own is not known; it is
 //! 32 bytes in base64 on the shared instances too). `x-ms-policy-hash` is MAA's formula,
-//! BASE64URL(SHA-256(BASE64URL(policy text))), over [`POLICY`], the permit-everything policy this
-//! simulator applies.
+//! BASE64URL(SHA-256(BASE64URL(policy text))), over [`POLICY`], the policy this simulator applies.
 
 use aes_gcm::aead::{OsRng, rand_core::RngCore};
 use base64::Engine;
@@ -26,10 +25,6 @@ use super::error::Error;
 
 /// How long a token is valid, as MAA's (8 hours, `exp` = `iat` + 28800 in every sample).
 pub const LIFETIME_SECONDS: i64 = 8 * 60 * 60;
-
-/// The attestation policy the simulator applies: it authorises everything that verifies and adds no
-/// claims (MAA's default policy has the same effect; its exact text is not known).
-pub const POLICY: &str = "version= 1.0;\nauthorizationrules\n{\n    => permit();\n};\nissuancerules\n{\n};\n";
 
 /// An RS256 token signing key and, when it is published, its certificate.
 pub(super) struct Signer {
@@ -99,7 +94,7 @@ pub(super) fn add_standard_claims(claims: &mut Map<String, Value>, issuer: &str,
     claims.insert("nbf".into(), issued_at.into());
     claims.insert("exp".into(), (issued_at + LIFETIME_SECONDS).into());
     claims.insert("jti".into(), hex::encode(jti).into());
-    claims.insert("x-ms-policy-hash".into(), policy_hash(POLICY).into());
+    claims.insert("x-ms-policy-hash".into(), policy_hash(super::POLICY).into());
     claims.insert("x-ms-ver".into(), "1.0".into());
 }
 

@@ -78,6 +78,7 @@ fn simulated_snp_request(nonce: &str) -> (Value, Vec<u8>) {
         ak: RsaPublic { modulus: [vec![0xc3], vec![0xa5; 255]].concat(), exponent: vec![1, 0, 1] },
         ek: RsaPublic { modulus: vec![0xe7; 256], exponent: vec![1, 0, 1] },
         vm_unique_id: "6c1a6e1f-3b0e-4c55-9d7e-2f4a8b1c0d9e".to_owned(),
+        secure_boot: true,
         user_data: [0; 64],
     }
     .to_json();
@@ -506,6 +507,7 @@ fn simulated_guest_request(nonce: &[u8]) -> Value {
         ak: RsaPublic::from(&ak.to_public_key()),
         ek: RsaPublic { modulus: vec![0xe7; 256], exponent: vec![1, 0, 1] },
         vm_unique_id: "0f4c2b1e-7a3d-4e5f-8a9b-1c2d3e4f5a6b".to_owned(),
+        secure_boot: true,
         user_data: [0; 64],
     }
     .to_json();

@@ -38,6 +38,7 @@ fn claims() -> RuntimeClaims {
         ak: RsaPublic { modulus: ak_modulus, exponent: vec![1, 0, 1] },
         ek: RsaPublic { modulus: vec![0xe7; 256], exponent: vec![1, 0, 1] },
         vm_unique_id: VM_ID.to_owned(),
+        secure_boot: true,
         user_data,
     }
 }
@@ -111,6 +112,7 @@ fn runtime_claims_json_is_byte_for_byte_azures_shape() {
         ek: key("HCLEkPub"),
         // Given lower case, written upper case as Azure writes it.
         vm_unique_id: parsed.vm_configuration.vm_unique_id.to_ascii_lowercase(),
+        secure_boot: parsed.vm_configuration.secure_boot,
         user_data: [0; 64],
     };
     assert_eq!(String::from_utf8_lossy(&same.to_json()), String::from_utf8_lossy(&real));

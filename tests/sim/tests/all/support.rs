@@ -93,6 +93,6 @@ pub fn text(output: &Output) -> String {
 }
 
 pub fn start(tee: Tee) -> Environment {
-    Environment::start(EnvironmentOptions { tee, dir: None, location: None })
+    Environment::start(EnvironmentOptions { tee, dir: None, location: None, secure_boot_off: false })
         .unwrap_or_else(|e| panic!("start the simulated {tee} environment: {e}"))
 }
