@@ -111,48 +111,23 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
     }
 
     let progress = Progress::new();
-    progress.say("collecting evidence from the vTPM and IMDS");
-    let mut vtpm = Vtpm::open(&args.sources.tpm)?;
-    let request = Request {
-        nonce: nonce.clone(),
-        pcrs: args.pcrs.0.clone(),
-        event_log: args.event_log.clone(),
-        os_release: collect::OS_RELEASE_PATH.into(),
+    let attempt = Attempt { args, api, nonce: &nonce, nonce_member: nonce_member.as_deref(), imds: &imds };
+    let (bundle, token, claims) = match attempt.make(maa.as_ref(), &progress) {
+        Ok(Obtained::Evidence(bundle)) => {
+            let verifier = verifier.context("a verifier plugin")?;
+            return locally(args, config, bundle, verifier, checks, &output, &writes);
+        }
+        Ok(Obtained::Unverified(token)) => {
+            tracing::warn!(
+                "--no-verify: this token was NOT verified (signature, issuer, lifetime, nonce); do not \
+                 trust anything it says until `cvm-attest token verify` accepts it"
+            );
+            return finish(format!("{token}\n").as_bytes(), Ok(()));
+        }
+        Ok(Obtained::Verified { bundle, token, claims }) => (bundle, token, claims),
+        Err(e) => return failed(e, &args.verifier, &output, &writes),
     };
-    let (bundle, warnings) = collect::collect(&mut vtpm, &imds, &request)?;
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
-    if let Some(path) = &args.save_evidence {
-        write_output(path, bundle.to_json().as_bytes())?;
-    }
-
-    let Some(maa) = maa else {
-        let verifier = verifier.context("a verifier plugin")?;
-        return locally(args, config, bundle, verifier, checks, &output, &writes);
-    };
-    // `-o bool` answers `false` when MAA refuses the evidence or its token, as for a failed check.
-    let refused = |e: anyhow::Error| match output {
-        Output::Bool if e.is::<Rejected>() => finish(b"false\n", Err(e)),
-        _ => Err(e),
-    };
-    let token = match maa.token(api, &bundle, nonce_member.as_deref(), &mut vtpm, &progress) {
-        Ok(token) => token,
-        Err(e) => return refused(e),
-    };
-    drop(vtpm);
-    if args.no_verify {
-        tracing::warn!(
-            "--no-verify: this token was NOT verified (signature, issuer, lifetime, nonce); do not trust \
-             anything it says until `cvm-attest token verify` accepts it"
-        );
-        return finish(format!("{token}\n").as_bytes(), Ok(()));
-    }
-    progress.say("verifying the token");
-    let claims = match maa.verify(&token, nonce) {
-        Ok(claims) => claims,
-        Err(e) => return refused(e),
-    };
+    let maa = maa.context("MAA")?;
     let claims_text = claims.to_string();
     let at_unix_ms = crate::clock::now_unix_ms();
     let outcomes =
@@ -172,7 +147,7 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         .into()),
     };
     let answer = Answer::Maa(MaaAnswer {
-        endpoint: maa.endpoint.as_str(),
+        endpoint: maa.endpoint(),
         api,
         platform: bundle.platform.name(),
         token: &token,
@@ -181,6 +156,100 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         checks: outcomes,
     });
     emit(&answer, &output, &writes, verdict)
+}
+
+/// One attestation's inputs, from the collection of evidence to MAA's verified token.
+struct Attempt<'a> {
+    args: &'a AttestArgs,
+    api: Api,
+    nonce: &'a Option<Vec<u8>>,
+    nonce_member: Option<&'a str>,
+    imds: &'a Imds,
+}
+
+/// What an attempt obtained.
+enum Obtained {
+    /// The collected evidence, for a local verifier to appraise.
+    Evidence(EvidenceBundle),
+    /// MAA's token as it sent it (`--no-verify`).
+    Unverified(String),
+    /// MAA's token, verified, with its claims.
+    Verified { bundle: EvidenceBundle, token: String, claims: Value },
+}
+
+impl Attempt<'_> {
+    /// Collect the evidence; with `maa`, have it appraised and verify the token.
+    fn make(&self, maa: Option<&Maa>, progress: &Progress) -> anyhow::Result<Obtained> {
+        let args = self.args;
+        progress.say("collecting evidence from the vTPM and IMDS");
+        let mut vtpm = Vtpm::open(&args.sources.tpm)?;
+        let request = Request {
+            nonce: self.nonce.clone(),
+            pcrs: args.pcrs.0.clone(),
+            event_log: args.event_log.clone(),
+            os_release: collect::OS_RELEASE_PATH.into(),
+        };
+        let (bundle, warnings) = collect::collect(&mut vtpm, self.imds, &request)?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        if let Some(path) = &args.save_evidence {
+            write_output(path, bundle.to_json().as_bytes())?;
+        }
+        let Some(maa) = maa else { return Ok(Obtained::Evidence(bundle)) };
+        let token = maa.token(self.api, &bundle, self.nonce_member, &mut vtpm, progress)?;
+        drop(vtpm);
+        if args.no_verify {
+            return Ok(Obtained::Unverified(token));
+        }
+        progress.say("verifying the token");
+        let claims = maa.verify(&token, self.nonce.clone())?;
+        Ok(Obtained::Verified { bundle, token, claims })
+    }
+}
+
+/// An attempt that failed before there were claims to judge. The `--write` files that can report a
+/// failure (output-format plugins and `bool`) are rewritten to say so, rather than keep the last
+/// success; `token` and `json` files keep the last verified token, there being no new one. `-o bool`
+/// prints `false` for a failed attestation. The run's error is `error`, whatever the writes did.
+fn failed(
+    error: anyhow::Error,
+    verifier: &str,
+    output: &Output,
+    writes: &[(Output, &Path)],
+) -> anyhow::Result<()> {
+    let finding = types::Finding {
+        code: "attestation-failed".to_owned(),
+        message: super::message(&error),
+        claim_path: None,
+    };
+    let result = types::AttestationResult {
+        claims: "{}".to_owned(),
+        token: None,
+        verifier: verifier.to_owned(),
+        checks: vec![types::CheckOutcome {
+            plugin: verifier.to_owned(),
+            version: String::new(),
+            digest: String::new(),
+            verdict: types::Verdict::Fail(vec![finding]),
+        }],
+    };
+    for (format, path) in writes {
+        let body = match format {
+            Output::Plugin(plugin) => {
+                plugin.format(&plugins::eval_context(String::new()), &result).map(|r| r.body)
+            }
+            Output::Bool => Ok(b"false\n".to_vec()),
+            Output::Token | Output::Json => continue,
+        };
+        if let Err(e) = body.map_err(anyhow::Error::from).and_then(|body| write_file(path, &body, 0o644)) {
+            tracing::warn!("--write {}: the failure could not be written: {e:#}", path.display());
+        }
+    }
+    match output {
+        Output::Bool if error.is::<Rejected>() => finish(b"false\n", Err(error)),
+        _ => Err(error),
+    }
 }
 
 /// The MAA API an attestation type asks.

@@ -255,6 +255,25 @@ fn write_puts_each_format_in_its_file_the_token_for_its_owner_only_and_a_failure
     );
     let prom = std::fs::read_to_string(&metrics).expect("metrics rewritten");
     assert!(prom.contains("cvm_attest_success{verifier=\"maa\"} 0\n"), "{prom}");
+
+    // No verified token at all: a token from the wrong issuer (refused, exit 1), then MAA failing
+    // (exit 3). Each time the files report the failure instead of the last success.
+    for (fault, expected) in [(Fault::WrongIssuer, 1), (Fault::ServerError, 3)] {
+        std::fs::write(&env_file, "CVM_ATTEST_VERDICT=pass\n").expect("a success left from before");
+        let (run, _) =
+            with_fault(&environment, fault, Times::Always, &[&args[..4], &["--retries", "0"]].concat());
+        assert_eq!(status(&run), expected, "{fault}: {}", text(&run));
+        assert_eq!(stdout(&run), if expected == 1 { "false" } else { "" }, "{fault}: {}", text(&run));
+        let env = std::fs::read_to_string(&env_file).expect("env rewritten");
+        assert!(
+            env.contains("CVM_ATTEST_VERDICT=fail\nCVM_ATTEST_VERIFIER=maa\nCVM_ATTEST_FAILED_CHECKS=maa\n"),
+            "{fault}: {env}"
+        );
+        assert!(!env.contains("CVM_ATTEST_TOKEN"), "{fault}: {env}");
+        let prom = std::fs::read_to_string(&metrics).expect("metrics rewritten");
+        assert!(prom.contains("cvm_attest_success{verifier=\"maa\"} 0\n"), "{fault}: {prom}");
+    }
+    environment.maa().clear_faults();
 }
 
 /// examples/systemd: the service's command with the example configuration (its paths moved into a
