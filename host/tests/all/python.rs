@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{self, cvm_attest, repo_root};
+use crate::support;
 
 const NAME: &str = "py-secure-boot";
 
@@ -30,15 +30,7 @@ fn python_check_runs_in_the_binary_as_the_rust_one_does() {
         std::fs::copy(built().join(&file), dir.path().join(&file)).expect("install the Python plugin");
     }
     let run = |args: &[&str]| -> Output {
-        cvm_attest()
-            .current_dir(repo_root())
-            .arg("--config")
-            .arg(&config)
-            .arg("--plugin-dir")
-            .arg(dir.path())
-            .args(args)
-            .output()
-            .expect("run cvm-attest")
+        support::cvm_attest_with(&dir, &config).args(args).output().expect("run cvm-attest")
     };
     let with_claims = |name: &str, claims: &str| {
         let path = dir.path().join(name);

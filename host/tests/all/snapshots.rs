@@ -5,7 +5,7 @@
 use cvm_attest::render::summary::Document;
 use cvm_attest::render::verification::Verification;
 
-use crate::support::{assert_valid, cvm_attest, repo_root, shipped_plugins};
+use crate::support::{self, assert_valid, repo_root, shipped_plugins};
 
 /// Stdout of the binary run from the repository root, which must succeed.
 fn stdout(args: &[&str]) -> String {
@@ -15,15 +15,7 @@ fn stdout(args: &[&str]) -> String {
 /// Stdout of the binary run from the repository root, which must exit with `status`.
 fn output(args: &[&str], status: i32) -> String {
     let (dir, config) = shipped_plugins();
-    let out = cvm_attest()
-        .current_dir(repo_root())
-        .arg("--config")
-        .arg(&config)
-        .arg("--plugin-dir")
-        .arg(dir.path())
-        .args(args)
-        .output()
-        .expect("run cvm-attest");
+    let out = support::cvm_attest_with(&dir, &config).args(args).output().expect("run cvm-attest");
     assert_eq!(out.status.code(), Some(status), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }

@@ -185,15 +185,18 @@ pub fn cvm_attest() -> Command {
     cmd
 }
 
+/// `cvm-attest` from the repository root with the plugins of `dir` and the configuration `config`.
+pub fn cvm_attest_with(dir: &PluginDir, config: &Path) -> Command {
+    let mut cmd = cvm_attest();
+    cmd.current_dir(repo_root()).arg("--config").arg(config).arg("--plugin-dir").arg(dir.path());
+    cmd
+}
+
 /// `cvm-attest verify --evidence EVIDENCE ARGS…` with the shipped plugins, from the repository root.
 pub fn verify(evidence: &Path, args: &[&str]) -> std::process::Output {
     let (dir, config) = shipped_plugins();
-    cvm_attest()
-        .current_dir(repo_root())
-        .args(["verify", "--plugin-dir"])
-        .arg(dir.path())
-        .arg("--config")
-        .arg(&config)
+    cvm_attest_with(&dir, &config)
+        .arg("verify")
         .arg("--evidence")
         .arg(evidence)
         .args(args)
