@@ -20,10 +20,12 @@ use crate::pki;
 use crate::swtpm::{self, Swtpm, SwtpmError};
 
 mod ak_cert;
+mod boot;
 mod ek;
 mod report;
 
 pub use ak_cert::AkCertError;
+pub use boot::BootError;
 pub use ek::EkError;
 
 use report::ReportBuilder;
@@ -115,6 +117,8 @@ pub enum CvmError {
     Provision(#[from] ProvisionError),
     #[error(transparent)]
     Ek(#[from] EkError),
+    #[error(transparent)]
+    Boot(#[from] BootError),
     #[error("issuing the AK certificate failed: {0}")]
     AkCert(#[from] AkCertError),
     #[error("starting the paravisor failed: {0}")]
@@ -131,11 +135,12 @@ pub struct Cvm {
     ak: AkPublic,
     ak_cert: Vec<u8>,
     vm_unique_id: String,
+    event_log: Vec<u8>,
 }
 
 impl Cvm {
-    /// Starts swtpm, provisions it (AK, then a certificate issued now for it), and puts the paravisor
-    /// in front of it.
+    /// Starts swtpm, provisions it (AK, then a certificate issued now for it), boots (the firmware's
+    /// measurements, [`boot`]), and puts the paravisor in front of it.
     pub fn start(tee: Tee, options: CvmOptions) -> Result<Cvm, CvmError> {
         let swtpm = Swtpm::start(options.state_dir.as_deref())?;
         // Provisioned on swtpm directly, as Azure does before the guest boots.
@@ -144,6 +149,7 @@ impl Cvm {
         let ak_cert = ak_cert::issue(&ak, SystemTime::now())?;
         paravisor::provision(&swtpm.tcti(), Some(&ak_cert))?;
         let ek = ek::endorsement_key(&swtpm.tcti())?;
+        let event_log = boot::measure(&swtpm.tcti(), !options.secure_boot_off)?;
         drop(direct);
         let vm_unique_id = options.vm_unique_id.unwrap_or_else(|| fresh_uuid(&ak));
         let builder = ReportBuilder {
@@ -158,7 +164,7 @@ impl Cvm {
             builder.hcl_report(user_data)
         })
         .map_err(CvmError::Paravisor)?;
-        Ok(Cvm { paravisor, swtpm, tee, ak, ak_cert, vm_unique_id })
+        Ok(Cvm { paravisor, swtpm, tee, ak, ak_cert, vm_unique_id, event_log })
     }
 
     /// The TCTI string the client under test is given: `swtpm:host=127.0.0.1,port=P`, the paravisor.
@@ -183,6 +189,11 @@ impl Cvm {
     /// The runtime claims' `vmUniqueId`.
     pub fn vm_unique_id(&self) -> &str {
         &self.vm_unique_id
+    }
+
+    /// The TCG event log of the firmware's measurements, which replays to the vTPM's PCRs at boot.
+    pub fn event_log(&self) -> &[u8] {
+        &self.event_log
     }
 
     /// The swtpm behind the paravisor (its process, its state).

@@ -5,6 +5,7 @@
 //! * `config.toml`: a cvm-attest configuration whose `[trust_anchors]` are the simulated platform's
 //!   test roots (`anchors/NAME.pem`), for `cvm-attest --config … verify`;
 //! * `tls-ca.pem`: the CA of the MAA service's TLS certificate;
+//! * `binary_bios_measurements`: the TCG event log of the CVM's boot (see [`Cvm::event_log`]);
 //! * `swtpm/`: swtpm's state and log;
 //! * `env`: the variables as `export NAME='value'` lines, written last, once everything listens.
 //!
@@ -105,6 +106,7 @@ impl Environment {
                 ..CvmOptions::default()
             },
         )?;
+        write_atomically(&root.join(EVENT_LOG), cvm.event_log())?;
         let defaults = ImdsConfig::default();
         let imds = Imds::start(ImdsConfig {
             location: options.location.unwrap_or(defaults.location),
@@ -125,16 +127,15 @@ impl Environment {
     /// `CVM_ATTEST_EVENT_LOG`, `CVM_ATTEST_SIM_MAA_ADMIN_URL` (MAA's fault injection) and, last,
     /// `CVM_ATTEST_SIM_CONFIG`.
     ///
-    /// The simulated vTPM measures nothing, so it has no event log: `CVM_ATTEST_EVENT_LOG` names a file
-    /// that does not exist, or the machine's own log (which would not replay to these PCRs) would be
-    /// sent.
+    /// `CVM_ATTEST_EVENT_LOG` is the simulated boot's log, which replays to the vTPM's PCRs (the
+    /// machine's own log would not).
     pub fn variables(&self) -> Vec<(&'static str, String)> {
         vec![
             ("CVM_ATTEST_TCTI", self.cvm.tcti()),
             ("CVM_ATTEST_IMDS_URL", self.imds.url()),
             ("CVM_ATTEST_MAA_URL", self.maa.base_url().to_owned()),
             ("CVM_ATTEST_CA_FILE", self.ca_file.display().to_string()),
-            ("CVM_ATTEST_EVENT_LOG", self.dir().join("no-event-log").display().to_string()),
+            ("CVM_ATTEST_EVENT_LOG", self.dir().join(EVENT_LOG).display().to_string()),
             ("CVM_ATTEST_SIM_MAA_ADMIN_URL", self.maa.admin_url().to_owned()),
             ("CVM_ATTEST_SIM_CONFIG", self.config.display().to_string()),
         ]
@@ -216,6 +217,9 @@ fn write_files(root: &Path, tee: Tee) -> Result<(PathBuf, PathBuf), EnvironmentE
 
 /// Writes `path` whole or not at all (a sibling temporary file, renamed), so that a reader polling
 /// for it never sees half of it.
+/// The event log's file name, as Linux names it in securityfs.
+const EVENT_LOG: &str = "binary_bios_measurements";
+
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), EnvironmentError> {
     let failed = |source| EnvironmentError::Write { path: path.to_owned(), source };
     let mut partial = path.as_os_str().to_owned();

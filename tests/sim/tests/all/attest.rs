@@ -15,11 +15,6 @@ use cvm_attest_sim::environment::Environment;
 use cvm_attest_sim::maa::{Fault, Times};
 use serde_json::Value;
 
-/// Where the machine's own event log is not: it would not replay to the simulated vTPM's PCRs.
-fn no_event_log(environment: &Environment) -> String {
-    environment.dir().join("no-event-log").display().to_string()
-}
-
 /// `cvm-attest ARGS…` with the simulator's variables and nothing else from the caller's environment.
 fn command(environment: &Environment, args: &[&str]) -> Command {
     let mut command = Command::new(cvm_attest_binary());
@@ -33,12 +28,9 @@ fn command(environment: &Environment, args: &[&str]) -> Command {
     command
 }
 
-/// `cvm-attest attest ARGS…` (with no event log).
+/// `cvm-attest attest ARGS…` (with the simulated boot's event log, which MAA replays).
 fn attest(environment: &Environment, args: &[&str]) -> Output {
-    let log = no_event_log(environment);
-    let mut all = vec!["attest", "--event-log", &log];
-    all.extend(args);
-    command(environment, &all).output().expect("run cvm-attest")
+    command(environment, &[&["attest"], args].concat()).output().expect("run cvm-attest")
 }
 
 fn status(output: &Output) -> i32 {
@@ -180,8 +172,7 @@ fn answers_that_cannot_be_trusted_fail_with_the_reason() {
 fn a_pcr_extended_between_quote_and_decryption_fails_the_decryption() {
     let environment = start(Tee::Snp);
     environment.maa().inject(Fault::Delay { ms: 3000 }, Times::Count(1));
-    let log = no_event_log(&environment);
-    let child = command(&environment, &["attest", "--event-log", &log, "-o", "token", "--timeout", "20"])
+    let child = command(&environment, &["attest", "-o", "token", "--timeout", "20"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -299,8 +290,7 @@ fn the_systemd_example_refreshes_the_env_and_metrics_files() {
         .replace("/etc/cvm-attest/policies", &examples.join("policies").display().to_string());
     let config_path = dir.path().join("config.toml");
     std::fs::write(&config_path, config).expect("config");
-    let log = no_event_log(&environment);
-    let run = command(&environment, &["attest", "--event-log", &log])
+    let run = command(&environment, &["attest"])
         .env("CVM_ATTEST_CONFIG", &config_path)
         .output()
         .expect("run cvm-attest");

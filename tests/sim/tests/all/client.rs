@@ -16,11 +16,11 @@ fn collect(environment: &Environment, nonce: Option<&str>) -> PathBuf {
     let bundle = environment.dir().join("evidence.json");
     let tcti = environment.cvm().tcti();
     let imds = environment.imds().url();
-    // A real event log of the machine running the tests would not replay to the vTPM's PCRs.
-    let no_event_log = environment.dir().join("no-event-log");
+    // The simulated boot's log: the machine's own would not replay to the vTPM's PCRs.
+    let log = environment.variables().into_iter().find(|(name, _)| *name == "CVM_ATTEST_EVENT_LOG");
+    let log = log.expect("the event log variable").1;
     let mut args = vec!["evidence", "collect", "--tpm", &tcti, "--imds", &imds, "--out"];
-    let (bundle_arg, log_arg) = (bundle.to_str().expect("UTF-8"), no_event_log.to_str().expect("UTF-8"));
-    args.extend([bundle_arg, "--event-log", log_arg]);
+    args.extend([bundle.to_str().expect("UTF-8"), "--event-log", &log]);
     if let Some(nonce) = nonce {
         args.extend(["--nonce", nonce]);
     }

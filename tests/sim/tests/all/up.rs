@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use cvm_attest::evidence::imds::{Imds, Retry};
 use cvm_attest::evidence::vtpm::Vtpm;
+use cvm_attest_formats::eventlog::EventLog;
 use cvm_attest_formats::hcl::{HardwareReport, HclReport};
+use cvm_attest_formats::tpm::HashAlg;
 
 const SIM: &str = env!("CARGO_BIN_EXE_cvm-attest-sim");
 const STARTUP: Duration = Duration::from_secs(60);
@@ -125,11 +127,16 @@ fn up_prints_working_variables_and_sigterm_leaves_nothing_behind() {
             "CVM_ATTEST_TCTI"
         ]
     );
-    // The simulated vTPM measured nothing: no event log to send, rather than the machine's own.
-    assert!(!std::path::Path::new(&variables["CVM_ATTEST_EVENT_LOG"]).exists());
-
-    // The vTPM answers through the TCTI with an SEV-SNP HCL report.
+    // The vTPM answers through the TCTI, and the event log replays to its PCRs.
     let mut vtpm = Vtpm::open(&variables["CVM_ATTEST_TCTI"]).expect("open the printed TCTI");
+    let log = std::fs::read(&variables["CVM_ATTEST_EVENT_LOG"]).expect("the event log");
+    let replayed = EventLog::parse(&log).expect("parses").replay(HashAlg::Sha256).expect("replays");
+    let pcrs = vtpm.read_pcrs(&[0, 1, 2, 3, 4, 5, 6, 7]).expect("read PCRs 0-7");
+    for (index, value) in pcrs {
+        assert_eq!(replayed.get(&u32::from(index)), Some(&value), "PCR {index}");
+    }
+
+    // ... with an SEV-SNP HCL report.
     let report = HclReport::parse(&vtpm.read_hcl_report().expect("read the HCL report")).expect("parses");
     assert!(matches!(report.hardware_report(), HardwareReport::Snp(_)));
     drop(vtpm);
