@@ -14,12 +14,6 @@ pub fn repo_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-pub fn cargo() -> Command {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(repo_root());
-    command
-}
-
 /// `target/<profile>/cvm-attest`, built now: this test's executable is `target/<profile>/deps/…`.
 pub fn cvm_attest_binary() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
@@ -27,8 +21,9 @@ pub fn cvm_attest_binary() -> &'static Path {
         let exe = std::env::current_exe().expect("the test executable's path");
         let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
         let target_dir = profile_dir.parent().expect("target/<profile>");
-        let mut build = cargo();
+        let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         build
+            .current_dir(repo_root())
             .args(["build", "--quiet", "-p", "cvm-attest", "--bin", "cvm-attest", "--target-dir"])
             .arg(target_dir);
         if profile_dir.file_name().is_some_and(|name| name == "release") {
@@ -40,34 +35,27 @@ pub fn cvm_attest_binary() -> &'static Path {
     })
 }
 
-/// A plugin directory holding the `offline` verifier built from source (as `host/tests` build it).
+/// A plugin directory holding the shipped plugins (the `offline` verifier among them), built from
+/// source and installed by `scripts/install-plugins.sh`, as users install them.
 pub fn plugin_dir() -> &'static Path {
     static STAGED: OnceLock<PathBuf> = OnceLock::new();
     STAGED.get_or_init(|| {
-        let plugins = repo_root().join("plugins");
-        let target = plugins.join("target");
-        let status = cargo()
-            // The whole guest workspace, exactly as host/tests build it, so that neither rebuilds
-            // the other's output.
-            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(plugins.join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-client-plugins");
+        let script = repo_root().join("scripts/install-plugins.sh");
+        let output = Command::new(&script)
+            .arg(&dir)
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("run cargo");
+            .output()
+            .expect("run scripts/install-plugins.sh");
         assert!(
-            status.success(),
-            "building the offline verifier plugin failed ({status}); it needs the wasm32-wasip2 target: \
-             `rustup target add wasm32-wasip2`"
+            output.status.success(),
+            "{} failed ({}); building the plugins needs the wasm32-wasip2 target (`rustup target add \
+             wasm32-wasip2`):\n{}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
         );
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-client-plugins");
-        std::fs::create_dir_all(&dir).expect("plugin dir");
-        std::fs::copy(target.join("wasm32-wasip2/release/offline.wasm"), dir.join("offline.wasm"))
-            .expect("copy the offline verifier");
-        std::fs::copy(plugins.join("offline-verifier/offline.toml"), dir.join("offline.toml"))
-            .expect("copy its manifest");
         dir
     })
 }
