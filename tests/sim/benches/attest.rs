@@ -1,6 +1,6 @@
 //! One attestation against the simulated SEV-SNP CVM, phase by phase, so that the host's own time is
 //! seen apart from the TPM's and the network's: what `cvm-attest attest` does, with the library calls
-//! it makes (`host/src/cli/attest.rs`).
+//! it makes (`host/src/cli/attest/`).
 //!
 //! * `tpm+imds: collect` — evidence collection: user data, HCL report, quote, ephemeral key (swtpm
 //!   behind the paravisor proxy) and THIM (loopback IMDS);
