@@ -129,27 +129,27 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
         Ok(Obtained::Verified { bundle, token, claims }) => (bundle, token, claims),
         Err(e) => return failed(e, &args.verifier, &output, &writes),
     };
-    let maa = maa.context("MAA")?;
+    let endpoint = maa.as_ref().map(Maa::endpoint).context("a verified token comes from MAA")?;
     let claims_text = claims.to_string();
     let at_unix_ms = crate::clock::now_unix_ms();
     let outcomes =
         checks.iter().map(|check| check.run(&claims_text, at_unix_ms)).collect::<Result<Vec<_>, _>>()?;
     progress.done();
-    let failed: Vec<&str> = outcomes
+    let failing: Vec<&str> = outcomes
         .iter()
         .filter(|c| !matches!(c.verdict, types::Verdict::Pass))
         .map(|c| c.plugin.as_str())
         .collect();
-    let verdict = match failed.as_slice() {
+    let verdict = match failing.as_slice() {
         [] => Ok(()),
-        failed => Err(Rejected(format!(
+        failing => Err(Rejected(format!(
             "MAA's token verified, but claim check(s) did not pass: {}",
-            failed.join(", ")
+            failing.join(", ")
         ))
         .into()),
     };
     let answer = Answer::Maa(MaaAnswer {
-        endpoint: maa.endpoint(),
+        endpoint,
         api,
         platform: bundle.platform.name(),
         token: &token,
