@@ -64,7 +64,8 @@ const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// refused when it is loaded; a Rust plugin has one memory, a handful of instances and tables.
 /// Memories and tables are what the pool reserves address space for, so they stay tight. Core
 /// instances are only counted: each one's metadata is allocated when it is instantiated, within
-/// wasmtime's 1 MiB `max_core_instance_size`, so 64 of them hold at most the default memory cap.
+/// wasmtime's 1 MiB `max_core_instance_size`, so 64 of them hold at most the default memory cap
+/// (measured: 4.5 KB for claim-equals, 9.4 KB for the offline verifier, 242 KB for libpython).
 /// The limit admits a Python plugin: its CPython is linked from a dozen shared libraries, plus the
 /// stubs of the WASI it is denied, 38 instances.
 pub const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
