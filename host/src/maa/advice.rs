@@ -22,15 +22,16 @@ pub fn for_claim(claim: &str) -> String {
         | "x-ms-azurevm-kerneldebug-enabled"
         | "x-ms-azurevm-hypervisordebug-enabled"
         | "x-ms-azurevm-debuggersdisabled" => Some(
-            "Debugging is enabled in the VM's boot configuration: turn boot and kernel debugging off \
-             (Windows: `bcdedit /debug off` and `bcdedit /bootdebug off`), reboot and attest again",
+            "Debugging is enabled in the VM's boot configuration: turn it off (Windows: `bcdedit /debug \
+             off`, `bcdedit /bootdebug off`, `bcdedit /set hypervisordebug off`), reboot and attest again",
         ),
         "x-ms-azurevm-testsigning-enabled"
         | "x-ms-azurevm-flightsigning-enabled"
         | "x-ms-azurevm-signingdisabled" => Some(
-            "The VM boots with test or flight signing, or without signature checks: turn them off \
-             (Windows: `bcdedit /set testsigning off`, `bcdedit /set flightsigning off`), reboot and \
-             attest again",
+            "The VM boots with test or flight signing, or with integrity checks off: turn test and \
+             flight signing off and integrity checks on (Windows: `bcdedit /set testsigning off`, \
+             `bcdedit /set flightsigning off`, `bcdedit /set nointegritychecks off`), reboot and attest \
+             again",
         ),
         "x-ms-sevsnpvm-is-debuggable" | "x-ms-compliance-status" => Some(
             "The hardware does not vouch for a production confidential VM (a debuggable or non-compliant \
@@ -57,6 +58,7 @@ mod tests {
         assert!(for_claim("secureboot").contains("turn it on"));
         assert!(for_claim("x-ms-azurevm-dbxvalidated").contains("dbx update"));
         assert!(for_claim("x-ms-azurevm-kerneldebug-enabled").contains("bcdedit /debug off"));
+        assert!(for_claim("x-ms-azurevm-signingdisabled").contains("nointegritychecks off"));
         assert!(for_claim("x-ms-azurevm-testsigning-enabled").contains("testsigning off"));
         let other = for_claim("x-ms-custom-claim");
         assert!(other.contains("refuses x-ms-custom-claim"), "{other}");
