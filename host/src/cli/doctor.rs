@@ -1,28 +1,25 @@
 //! `cvm-attest doctor`: can `attest` work here? Each thing it needs, in the order it needs them,
 //! is checked and reported `ok` with what was found, or `problem` with the cause and the fix (the
 //! errors' own messages, which name both). A problem does not stop the later checks that do not
-//! depend on it. Last, when the TPM, IMDS and MAA are all there, one attestation as `attest` makes
-//! it: what only MAA can judge, its policy (Secure Boot, debug settings, …), shows there, with advice
-//! for each claim the policy refused.
+//! depend on it. Last, when the TPM, IMDS and MAA (or the `--verifier` plugin) are all there, one
+//! attestation as `attest` makes it: what only MAA can judge, its policy (Secure Boot, debug
+//! settings, …), shows there, with advice for each claim the policy refused.
 
 use std::time::{Duration, SystemTime};
 
 use super::args::AttestArgs;
 use super::attest::{self, Maa, Progress};
-use super::{Rejected, finish};
+use super::{Rejected, finish, resolve};
 use crate::config::Config;
 use crate::evidence::collect::{self, Request};
 use crate::evidence::imds::{Imds, Retry};
 use crate::evidence::vtpm::Vtpm;
 use crate::maa::endpoint;
-use crate::plugins::{Runtime, SearchPath};
+use crate::plugins::{Kind, Runtime, SearchPath};
 use crate::token::Issuer;
 
 /// One attempt: doctor reports what is wrong rather than waiting it out.
 const ONCE: Retry = Retry { attempts: 1, first_delay: Duration::ZERO };
-
-/// What the attestation needs: with a problem in one of these it is not tried.
-const NEEDED_TO_ATTEST: [&str; 5] = ["tpm", "hcl-report", "ak", "imds", "maa"];
 
 /// One line of the report.
 struct Finding {
@@ -55,15 +52,25 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
     let location = Imds::new(&args.sources.imds, ONCE).and_then(|imds| imds.location());
     let imds = location.as_ref().map(|region| format!("{} (region {region})", args.sources.imds));
     say("imds", imds.map_err(|e| text(e)));
-    match endpoint::resolve(args.maa_url.as_deref(), config.maa_url.as_ref(), || location) {
-        Err(e) => say("maa", Err(text(&e))),
-        Ok((endpoint, _)) => say("maa", maa_keys(args, &endpoint)),
-    }
+    // The verifier: MAA, or the plugin `attest --verifier` would load (which `plugins` also lists).
+    let verifier = match args.verifier.as_str() {
+        "maa" => match endpoint::resolve(args.maa_url.as_deref(), config.maa_url.as_ref(), || location) {
+            Err(e) => Err(text(&e)),
+            Ok((endpoint, _)) => maa_keys(args, &endpoint),
+        },
+        name => search
+            .locate(name)
+            .map(|located| format!("the plugin {}", located.wasm_path.display()))
+            .map_err(|e| text(&e)),
+    };
+    let verifier_line = if args.verifier == "maa" { "maa" } else { "verifier" };
+    say(verifier_line, verifier);
     plugins(config, search, &mut say);
-    let ready =
-        NEEDED_TO_ATTEST.iter().all(|what| report.iter().any(|f| f.what == *what && f.result.is_ok()));
-    if ready && args.verifier == "maa" {
-        report.push(Finding { what: "attest", result: attestation(args, config) });
+    // What the attestation needs: with a problem in one of these it is not tried.
+    let needed = ["tpm", "hcl-report", "ak", "imds", verifier_line];
+    let ready = needed.iter().all(|what| report.iter().any(|f| f.what == *what && f.result.is_ok()));
+    if ready {
+        report.push(Finding { what: "attest", result: attestation(args, config, search) });
     }
 
     let problems = report.iter().filter(|f| f.result.is_err()).count();
@@ -84,12 +91,12 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
     finish(out.as_bytes(), verdict)
 }
 
-/// One attestation with MAA, as `attest` makes it, with `--nonce` or a nonce of doctor's own: the
-/// token verified and its claims showing a compliant CVM (what `attest` prints `true` for).
-fn attestation(args: &AttestArgs, config: &Config) -> Result<String, String> {
+/// One attestation as `attest` makes it, with `--nonce` or a nonce of doctor's own: MAA's token
+/// verified, or the `--verifier` plugin's appraisal accepted, and the claims showing a compliant CVM
+/// (what `attest` prints `true` for).
+fn attestation(args: &AttestArgs, config: &Config, search: &SearchPath) -> Result<String, String> {
     let fail = |e: anyhow::Error| super::message(&e);
     let imds = Imds::new(&args.sources.imds, ONCE).map_err(|e| e.to_string())?;
-    let maa = Maa::new(args, config, &imds).map_err(fail)?;
     let mut vtpm = Vtpm::open(&args.sources.tpm).map_err(|e| e.to_string())?;
     let nonce = args
         .nonce
@@ -102,6 +109,18 @@ fn attestation(args: &AttestArgs, config: &Config) -> Result<String, String> {
         os_release: collect::OS_RELEASE_PATH.into(),
     };
     let (bundle, _) = collect::collect(&mut vtpm, &imds, &request).map_err(|e| e.to_string())?;
+    if args.verifier != "maa" {
+        drop(vtpm);
+        let runtime = Runtime::new(config.cache_dir()).map_err(|e| e.to_string())?;
+        let verifier =
+            resolve::load(&runtime, search, config, &args.verifier, Kind::Verifier).map_err(fail)?;
+        let outcome =
+            attest::appraise_locally(config, bundle, verifier, Some(nonce), Vec::new()).map_err(fail)?;
+        let claims = outcome.judged.map_err(|rejection| rejection.to_string())?;
+        let tee = attest::compliant_cvm(&claims)?;
+        return Ok(format!("{} accepted a compliant {tee} CVM", args.verifier));
+    }
+    let maa = Maa::new(args, config, &imds).map_err(fail)?;
     let member = attest::nonce_member(args.kind, Some(&nonce)).map_err(fail)?;
     let api = attest::api(args.kind);
     let token = maa.token(api, &bundle, member.as_deref(), &mut vtpm, &Progress::quiet()).map_err(fail)?;

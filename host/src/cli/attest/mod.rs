@@ -265,19 +265,31 @@ fn locally(
     output: &Output,
     writes: &[(Output, &Path)],
 ) -> anyhow::Result<()> {
+    let outcome = appraise_locally(config, bundle, verifier, args.nonce.bytes(), checks)?;
+    let verdict = super::verify::verdict(&outcome);
+    let evidence = args.save_evidence.as_deref().unwrap_or(Path::new("(collected)"));
+    emit(&Answer::Local { outcome: &outcome, evidence }, output, writes, verdict)
+}
+
+/// `bundle` appraised by a verifier plugin, with the configuration's trust anchors and collateral,
+/// then checked.
+pub(super) fn appraise_locally(
+    config: &Config,
+    bundle: EvidenceBundle,
+    verifier: Plugin,
+    expected_nonce: Option<Vec<u8>>,
+    checks: Vec<Check>,
+) -> anyhow::Result<pipeline::Outcome> {
     let request = pipeline::Request {
         bundle,
         verifier,
-        expected_nonce: args.nonce.bytes(),
+        expected_nonce,
         trust_anchors: pipeline::evidence::read_blobs("trust anchor", &config.trust_anchors)?,
         collateral: pipeline::evidence::read_blobs("collateral", &config.collateral)?,
         checks,
         at_unix_ms: crate::clock::now_unix_ms(),
     };
-    let outcome = pipeline::run(request)?;
-    let verdict = super::verify::verdict(&outcome);
-    let evidence = args.save_evidence.as_deref().unwrap_or(Path::new("(collected)"));
-    emit(&Answer::Local { outcome: &outcome, evidence }, output, writes, verdict)
+    Ok(pipeline::run(request)?)
 }
 
 /// One line per slow step on a terminal's stderr; nothing when stderr is piped.

@@ -1,5 +1,5 @@
 //! `cvm-attest doctor` on the simulated CVM: everything attest needs is there and says so, and an
-//! attestation passes; with MAA gone, only MAA is a problem (the attestation is not tried); with
+//! attestation passes, with MAA or with the offline verifier; with MAA gone, only MAA is a problem (the attestation is not tried); with
 //! Secure Boot off, MAA's policy refuses the attestation and doctor says how to turn it on. (TPMs Azure did not provision, an AK certificate not yet written
 //! or expired, and no TPM at all: host/tests/all/doctor.rs.)
 
@@ -37,6 +37,16 @@ fn a_healthy_simulated_cvm_is_all_ok_and_a_missing_maa_is_the_one_problem() {
         let attested =
             format!("attested a compliant {tee_name} CVM (MAA AzureGuest request); its token verified");
         assert!(report.contains(&attested), "{tee}:\n{report}");
+
+        // With a verifier plugin, as `attest --verifier offline` would run: no MAA involved.
+        let config = environment.variables().into_iter().find(|(name, _)| *name == "CVM_ATTEST_SIM_CONFIG");
+        let config = config.expect("the simulator's configuration").1;
+        let out = doctor(&["--config", &config, "--verifier", "offline"]);
+        let report = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{tee}: {}", text(&out));
+        assert!(report.contains(&format!("offline accepted a compliant {tee_name} CVM")), "{tee}:\n{report}");
+        assert!(report.lines().any(|l| l.starts_with("ok       verifier")), "{tee}:\n{report}");
+        assert!(!report.contains(" maa "), "{tee}: MAA is not what attest would use:\n{report}");
 
         let out = doctor(&["-a", "https://127.0.0.1:1"]);
         let report = String::from_utf8_lossy(&out.stdout).into_owned();
