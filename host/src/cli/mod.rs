@@ -93,17 +93,17 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     match cli.command {
         Command::Attest(ref args) => {
             let config = config()?;
-            let (args, _) = settings::attest(args, subcommand(matches, &["attest"]), &config)?;
+            let (args, _) = settings::attest(args, subcommand(matches, &["attest"])?, &config)?;
             attest::run(&args, &config, &plugins(&config))
         }
         Command::Doctor(ref args) => {
             let config = config()?;
-            let (args, _) = settings::attest(args, subcommand(matches, &["doctor"]), &config)?;
+            let (args, _) = settings::attest(args, subcommand(matches, &["doctor"])?, &config)?;
             doctor::run(&args, &config, &plugins(&config))
         }
         Command::Config(ConfigCommand::Show(ref args)) => {
             let config = config()?;
-            let (_, settings) = settings::attest(args, subcommand(matches, &["config", "show"]), &config)?;
+            let (_, settings) = settings::attest(args, subcommand(matches, &["config", "show"])?, &config)?;
             settings::show(&config, &plugins(&config), &settings)
         }
         Command::Evidence(cmd) => {
@@ -126,8 +126,10 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
 }
 
 /// The matches of a subcommand that clap has already parsed.
-fn subcommand<'a>(matches: &'a ArgMatches, path: &[&str]) -> &'a ArgMatches {
-    path.iter().fold(matches, |m, name| m.subcommand_matches(name).expect("clap parsed this subcommand"))
+fn subcommand<'a>(matches: &'a ArgMatches, path: &[&str]) -> anyhow::Result<&'a ArgMatches> {
+    path.iter().try_fold(matches, |m, name| {
+        m.subcommand_matches(name).with_context(|| format!("no matches for the subcommand {name}"))
+    })
 }
 
 fn search_path(

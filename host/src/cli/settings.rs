@@ -60,14 +60,11 @@ pub fn attest(
             settings.push(Setting { key: $key, value: $show(&$field), source });
         }};
     }
-    let same = |v: &String| Ok::<_, String>(v.clone());
-    let copy = |v: &u32| Ok::<_, String>(*v);
     let kind = |v: &String| {
         <AttestType as clap::ValueEnum>::from_str(v, false)
             .map_err(|_| format!("`{v}` is not azure-guest, sev-snp-vm or tdx-vm"))
     };
     let writes = |v: &Vec<String>| v.iter().map(|w| parse_named_file(w)).collect::<Result<Vec<_>, _>>();
-    let path = |v: &PathBuf| Ok::<_, String>(v.clone());
     let show_writes = |w: &Vec<(String, PathBuf)>| {
         list(&w.iter().map(|(f, p)| format!("{f}={}", p.display())).collect::<Vec<_>>())
     };
@@ -75,41 +72,27 @@ pub fn attest(
     let show_path = |p: &PathBuf| p.display().to_string();
 
     layer!("type", "kind", "CVM_ATTEST_TYPE", args.kind, file.kind, kind, AttestType::to_string);
-    layer!("output", "output", "CVM_ATTEST_OUTPUT", args.output, file.output, same, String::clone);
+    layer!("output", "output", "CVM_ATTEST_OUTPUT", args.output, file.output, keep, String::clone);
     layer!("write", "writes", "", args.writes, file.write, writes, show_writes);
-    layer!("verifier", "verifier", "CVM_ATTEST_VERIFIER", args.verifier, file.verifier, same, String::clone);
-    layer!(
-        "checks",
-        "checks",
-        "",
-        args.checks,
-        file.checks,
-        |v: &Vec<String>| Ok::<_, String>(v.clone()),
-        |c: &Vec<String>| list(c)
-    );
+    layer!("verifier", "verifier", "CVM_ATTEST_VERIFIER", args.verifier, file.verifier, keep, String::clone);
+    layer!("checks", "checks", "", args.checks, file.checks, keep, |c: &Vec<String>| list(c));
     layer!("pcrs", "pcrs", "CVM_ATTEST_PCRS", args.pcrs, file.pcrs, |v: &String| parse_pcrs(v), show_pcrs);
-    layer!("event_log", "event_log", "CVM_ATTEST_EVENT_LOG", args.event_log, file.event_log, path, show_path);
+    layer!("event_log", "event_log", "CVM_ATTEST_EVENT_LOG", args.event_log, file.event_log, keep, show_path);
     layer!(
         "ca_file",
         "ca_file",
         "CVM_ATTEST_CA_FILE",
         args.ca_file,
         file.ca_file,
-        |v: &PathBuf| path(v).map(Some),
+        |v: &PathBuf| keep(v).map(Some),
         |p: &Option<PathBuf>| { p.as_ref().map_or("none".into(), show_path) }
     );
-    layer!(
-        "timeout",
-        "timeout",
-        "CVM_ATTEST_TIMEOUT",
-        args.timeout,
-        file.timeout,
-        |v: &u64| Ok::<_, String>(*v),
-        |t: &u64| format!("{t} s")
-    );
-    layer!("retries", "retries", "CVM_ATTEST_RETRIES", args.retries, file.retries, copy, u32::to_string);
-    layer!("tpm", "tpm", "CVM_ATTEST_TCTI", args.sources.tpm, file.tpm, same, String::clone);
-    layer!("imds", "imds", "CVM_ATTEST_IMDS_URL", args.sources.imds, file.imds, same, String::clone);
+    layer!("timeout", "timeout", "CVM_ATTEST_TIMEOUT", args.timeout, file.timeout, keep, |t: &u64| format!(
+        "{t} s"
+    ));
+    layer!("retries", "retries", "CVM_ATTEST_RETRIES", args.retries, file.retries, keep, u32::to_string);
+    layer!("tpm", "tpm", "CVM_ATTEST_TCTI", args.sources.tpm, file.tpm, keep, String::clone);
+    layer!("imds", "imds", "CVM_ATTEST_IMDS_URL", args.sources.imds, file.imds, keep, String::clone);
     // The MAA instance is a top-level key, shared with `token verify`; its last resort is IMDS.
     let (value, source) = match (matches.value_source("maa_url"), &config.maa_url) {
         (Some(ValueSource::CommandLine), _) => (args.maa_url.clone().unwrap_or_default(), Source::Flag),
@@ -121,6 +104,11 @@ pub fn attest(
     };
     settings.insert(0, Setting { key: "maa_url", value, source });
     Ok((args, settings))
+}
+
+/// A file value that needs no parsing: TOML has already typed it.
+fn keep<T: Clone>(value: &T) -> Result<T, String> {
+    Ok(value.clone())
 }
 
 fn list(items: &[String]) -> String {
