@@ -8,10 +8,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::args::AttestArgs;
-use super::attest::{self, Maa, Progress};
+use super::attest::{self, Attempt, Maa, Obtained, Progress};
 use super::{Rejected, finish, resolve};
 use crate::config::Config;
-use crate::evidence::collect::{self, Request};
 use crate::evidence::imds::{Imds, Retry};
 use crate::evidence::vtpm::Vtpm;
 use crate::maa::endpoint;
@@ -97,36 +96,41 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
 fn attestation(args: &AttestArgs, config: &Config, search: &SearchPath) -> Result<String, String> {
     let fail = |e: anyhow::Error| super::message(&e);
     let imds = Imds::new(&args.sources.imds, ONCE).map_err(|e| e.to_string())?;
-    let mut vtpm = Vtpm::open(&args.sources.tpm).map_err(|e| e.to_string())?;
-    let nonce = args
-        .nonce
-        .bytes()
-        .unwrap_or_else(|| format!("cvm-attest doctor {}", crate::clock::now_unix_ms()).into_bytes());
-    let request = Request {
-        nonce: Some(nonce.clone()),
-        pcrs: args.pcrs.0.clone(),
-        event_log: args.event_log.clone(),
-        os_release: collect::OS_RELEASE_PATH.into(),
-    };
-    let (bundle, _) = collect::collect(&mut vtpm, &imds, &request).map_err(|e| e.to_string())?;
-    if args.verifier != "maa" {
-        drop(vtpm);
-        let runtime = Runtime::new(config.cache_dir()).map_err(|e| e.to_string())?;
-        let verifier =
-            resolve::load(&runtime, search, config, &args.verifier, Kind::Verifier).map_err(fail)?;
-        let outcome =
-            attest::appraise_locally(config, bundle, verifier, Some(nonce), Vec::new()).map_err(fail)?;
-        let claims = outcome.judged.map_err(|rejection| rejection.to_string())?;
-        let tee = attest::compliant_cvm(&claims)?;
-        return Ok(format!("{} accepted a compliant {tee} CVM", args.verifier));
-    }
-    let maa = Maa::new(args, config, &imds).map_err(fail)?;
-    let member = attest::nonce_member(args.kind, Some(&nonce)).map_err(fail)?;
+    let nonce = Some(
+        args.nonce
+            .bytes()
+            .unwrap_or_else(|| format!("cvm-attest doctor {}", crate::clock::now_unix_ms()).into_bytes()),
+    );
     let api = attest::api(args.kind);
-    let token = maa.token(api, &bundle, member.as_deref(), &mut vtpm, &Progress::quiet()).map_err(fail)?;
-    let claims = maa.verify(&token, Some(nonce)).map_err(fail)?;
+    let nonce_member = attest::nonce_member(args.kind, nonce.as_deref()).map_err(fail)?;
+    let maa = match args.verifier.as_str() {
+        "maa" => Some(Maa::new(args, config, &imds).map_err(fail)?),
+        _ => None,
+    };
+    let attempt = Attempt { args, api, nonce: &nonce, nonce_member: nonce_member.as_deref(), imds: &imds };
+    let claims = match attempt.make(maa.as_ref(), &Progress::quiet()).map_err(fail)? {
+        Obtained::Verified { claims, .. } => claims,
+        Obtained::Evidence(bundle) => {
+            let runtime = Runtime::new(config.cache_dir()).map_err(|e| e.to_string())?;
+            let verifier =
+                resolve::load(&runtime, search, config, &args.verifier, Kind::Verifier).map_err(fail)?;
+            let outcome =
+                attest::appraise_locally(config, bundle, verifier, nonce, Vec::new()).map_err(fail)?;
+            outcome.judged.map_err(|rejection| rejection.to_string())?
+        }
+        Obtained::Unverified(_) => return Err("--no-verify: the token was not verified".into()),
+    };
     let tee = attest::compliant_cvm(&claims)?;
-    Ok(format!("{} attested a compliant {tee} CVM ({}); its token verified", maa.endpoint(), api.document()))
+    Ok(match &maa {
+        Some(maa) => {
+            format!(
+                "{} attested a compliant {tee} CVM ({}); its token verified",
+                maa.endpoint(),
+                api.document()
+            )
+        }
+        None => format!("{} accepted a compliant {tee} CVM", args.verifier),
+    })
 }
 
 /// The AK certificate's validity; Azure renews it within 90 days of its end.

@@ -161,16 +161,16 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
 }
 
 /// One attestation's inputs, from the collection of evidence to MAA's verified token.
-struct Attempt<'a> {
-    args: &'a AttestArgs,
-    api: Api,
-    nonce: &'a Option<Vec<u8>>,
-    nonce_member: Option<&'a str>,
-    imds: &'a Imds,
+pub(super) struct Attempt<'a> {
+    pub args: &'a AttestArgs,
+    pub api: Api,
+    pub nonce: &'a Option<Vec<u8>>,
+    pub nonce_member: Option<&'a str>,
+    pub imds: &'a Imds,
 }
 
 /// What an attempt obtained.
-enum Obtained {
+pub(super) enum Obtained {
     /// The collected evidence, for a local verifier to appraise.
     Evidence(EvidenceBundle),
     /// MAA's token as it sent it (`--no-verify`).
@@ -181,7 +181,7 @@ enum Obtained {
 
 impl Attempt<'_> {
     /// Collect the evidence; with `maa`, have it appraised and verify the token.
-    fn make(&self, maa: Option<&Maa>, progress: &Progress) -> anyhow::Result<Obtained> {
+    pub(super) fn make(&self, maa: Option<&Maa>, progress: &Progress) -> anyhow::Result<Obtained> {
         let args = self.args;
         progress.say("collecting evidence from the vTPM and IMDS");
         let mut vtpm = Vtpm::open(&args.sources.tpm)?;
