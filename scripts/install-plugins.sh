@@ -28,7 +28,7 @@ case $# in
     }
     dir=$(dirname "$bin")/lib/cvm-attest/plugins
     ;;
-1) dir=$1 ;;
+1) dir=$(realpath -m "$1") ;; # before the cd below
 *)
     echo "$usage" >&2
     exit 2
@@ -40,23 +40,26 @@ lock=plugins/plugins.lock
 out=plugins/target/wasm32-wasip2/release
 cargo build --quiet --locked --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir plugins/target
 
-# name component manifest, for every plugin the lock lists, checked against the lock.
+# FILE must hash to the value of KEY in the lock's [plugins.NAME].
+check() { # FILE NAME KEY
+    local want have
+    want=$(sed -n "/^\[plugins\.$2\]$/,/^\[/s/^$3 = \"\(.*\)\"$/\1/p" "$lock")
+    have=$(sha256sum "$1" | cut -d' ' -f1)
+    [ "$have" = "$want" ] || {
+        echo "$0: $1 (sha256 $have) is not the build $lock pins ($want)." >&2
+        echo "  Build with the toolchain the lock names ($(sed -n 's/^toolchain = //p' "$lock")), or after changing a shipped plugin run scripts/lock-plugins.sh first." >&2
+        exit 1
+    }
+}
+
+# name component manifest, for every plugin the lock lists.
 names=$(sed -n 's/^\[plugins\.\(.*\)\]$/\1/p' "$lock")
 plan=()
 for name in $names; do
     manifest=$(ls plugins/*/"$name.toml")
     wasm=$out/${name//-/_}.wasm
-    for file in "$wasm" "$manifest"; do
-        key=sha256
-        [ "$file" = "$manifest" ] && key=manifest_sha256
-        want=$(sed -n "/^\[plugins\.$name\]$/,/^\[/s/^$key = \"\(.*\)\"$/\1/p" "$lock")
-        have=$(sha256sum "$file" | cut -d' ' -f1)
-        [ "$have" = "$want" ] || {
-            echo "$0: $file (sha256 $have) is not the build $lock pins ($want)." >&2
-            echo "  Build with the toolchain the lock names ($(sed -n 's/^toolchain = //p' "$lock")), or after changing a shipped plugin run scripts/lock-plugins.sh first." >&2
-            exit 1
-        }
-    done
+    check "$wasm" "$name" sha256
+    check "$manifest" "$name" manifest_sha256
     plan+=("$name" "$wasm" "$manifest")
 done
 

@@ -12,11 +12,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// `scripts/install-plugins.sh ARGS…` with `bin` first on PATH.
-fn install_plugins(bin: &Path, args: &[&Path]) -> Output {
+/// `scripts/install-plugins.sh ARGS…` run in `cwd`, with `bin` first on PATH.
+fn install_plugins(bin: &Path, cwd: &Path, args: &[&str]) -> Output {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     Command::new(repo_root().join("scripts/install-plugins.sh"))
         .args(args)
+        .current_dir(cwd)
         .env("PATH", path)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -41,7 +42,7 @@ fn an_installed_binary_finds_the_plugins_installed_beside_it() {
     std::fs::copy(env!("CARGO_BIN_EXE_cvm-attest"), &exe).expect("install the binary");
 
     // No directory named: beside the cvm-attest on PATH.
-    let out = install_plugins(&bin, &[]);
+    let out = install_plugins(&bin, prefix.path(), &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plugins: PathBuf = prefix.path().join("lib/cvm-attest/plugins");
     assert!(text(&out.stdout).contains(&format!("into {}", plugins.display())), "{}", text(&out.stdout));
@@ -52,6 +53,11 @@ fn an_installed_binary_finds_the_plugins_installed_beside_it() {
             assert!(plugins.join(&file).is_file(), "{file} installed");
         }
     }
+
+    // A directory named relative to where the script is run from, not to the checkout it cds into.
+    let out = install_plugins(&bin, prefix.path(), &["relative"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(prefix.path().join("relative/offline.wasm").is_file(), "{}", text(&out.stdout));
 
     // The installed binary, run away from the checkout's build, lists them from there and loads
     // them as pinned: the build is the one plugins/plugins.lock records.
