@@ -49,8 +49,8 @@ pub enum Error {
     InvalidComponent { plugin: String, reason: String },
 
     #[error(
-        "plugin '{plugin}' took longer than {limit:.1?} to compile and was given up (10 s plus 1 s per \
-         MiB of component; real plugins compile at about 3 MiB/s)"
+        "plugin '{plugin}' used more than {limit:.1?} of CPU time to compile and was given up (10 s plus \
+         2 s per MiB of component; real plugins take under 1 s per MiB)"
     )]
     CompileTimeout { plugin: String, limit: Duration },
 

@@ -1,9 +1,10 @@
-//! Loading: the one engine and linker, compilation (or a cache hit) under a deadline, pins, and the
+//! Loading: the one engine and linker, compilation (or a cache hit) under a CPU-time budget, pins, and the
 //! checks of a component's imports and exports against its manifest and the operator's policy.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
@@ -179,19 +180,41 @@ impl Runtime {
         Ok((component, Inspection { digest, size, imports, exports, kind, api_version, origin }))
     }
 
-    /// Cranelift, on its own thread, given up after the compile deadline.
+    /// Cranelift, on its own thread, given up once the process has spent the compile budget's CPU
+    /// time on it.
     fn compile(&self, name: &str, wasm: Vec<u8>) -> Result<wasmtime::Result<Vec<u8>>, Error> {
         let limit = self.compile_time.unwrap_or_else(|| compile_deadline(wasm.len() as u64));
         let (done, result) = std::sync::mpsc::sync_channel(1);
         let engine = self.engine.clone();
+        let start = cpu_time();
         std::thread::Builder::new()
             .name("cvm-attest-compile".into())
             .spawn(move || {
                 let _ = done.send(engine.precompile_component(&wasm));
             })
             .map_err(|e| Error::Engine { reason: format!("cannot start a compiler thread: {e}") })?;
-        result.recv_timeout(limit).map_err(|_| Error::CompileTimeout { plugin: name.to_owned(), limit })
+        loop {
+            let Some(left) = limit.checked_sub(cpu_time().saturating_sub(start)) else {
+                return Err(Error::CompileTimeout { plugin: name.to_owned(), limit });
+            };
+            match result.recv_timeout(left.min(COMPILE_POLL)) {
+                Ok(compiled) => return Ok(compiled),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Engine { reason: "the compiler thread panicked".into() });
+                }
+            }
+        }
     }
+}
+
+/// How often a compilation's CPU time is looked at.
+const COMPILE_POLL: Duration = Duration::from_millis(50);
+
+/// The CPU time this process has used, on all its threads.
+fn cpu_time() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(now.tv_sec.unsigned_abs(), now.tv_nsec.clamp(0, 999_999_999) as u32)
 }
 
 /// Both files must be as pinned; under `require_pinned` both must be pinned.
