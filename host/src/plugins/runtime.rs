@@ -1,5 +1,6 @@
 //! Loading: the one engine and linker, compilation (or a cache hit) under a CPU-time budget, pins,
-//! and the checks of a component's imports and exports against its manifest and the operator's policy.
+//! and the checks of a component's imports and exports against its manifest and the operator's
+//! policy.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
