@@ -48,7 +48,7 @@ pub const WIT_PACKAGE: &str = "cvm-attest:plugin";
 /// The versions of the WIT package this host serves.
 pub const SUPPORTED_API: &str = "0.1";
 
-/// Compiling a component (Cranelift) is given up once it has used [`compile_deadline`]'s CPU time:
+/// Compiling a component (Cranelift) is given up once it has used [`compile_budget`]'s CPU time:
 /// a crafted component can take far longer to compile than any real plugin. The budget is CPU time,
 /// not wall time, so a busy machine (a CVM running its workload, a parallel test run) slows an
 /// honest compilation down without failing it. It is the process's CPU time, so other work in the
@@ -66,7 +66,7 @@ pub const COMPILE_TIME_PER_MIB: Duration = Duration::from_secs(2);
 
 /// The compile budget (CPU time) of a component of `size` bytes: [`BASE_COMPILE_TIME`] plus
 /// [`COMPILE_TIME_PER_MIB`] for each MiB (138 s for the largest component read, 64 MiB).
-pub fn compile_deadline(size: u64) -> Duration {
+pub fn compile_budget(size: u64) -> Duration {
     BASE_COMPILE_TIME + COMPILE_TIME_PER_MIB.mul_f64(size as f64 / f64::from(1 << 20))
 }
 
@@ -162,9 +162,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_compile_deadline_grows_with_the_component() {
-        assert_eq!(compile_deadline(0), BASE_COMPILE_TIME);
-        assert_eq!(compile_deadline(18 << 20), Duration::from_secs(46));
-        assert_eq!(compile_deadline(input::MAX_COMPONENT_BYTES), Duration::from_secs(138));
+    fn the_compile_budget_grows_with_the_component() {
+        assert_eq!(compile_budget(0), BASE_COMPILE_TIME);
+        assert_eq!(compile_budget(18 << 20), Duration::from_secs(46));
+        assert_eq!(compile_budget(input::MAX_COMPONENT_BYTES), Duration::from_secs(138));
     }
 }

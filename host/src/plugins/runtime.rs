@@ -38,7 +38,7 @@ pub struct Runtime {
     linker: Linker<State>,
     cache: cache::Cache,
     ticker: Arc<Ticker>,
-    /// A fixed compile deadline instead of [`compile_deadline`]'s.
+    /// A fixed compile budget (CPU time) instead of [`compile_budget`]'s.
     compile_time: Option<Duration>,
 }
 
@@ -72,7 +72,7 @@ impl Runtime {
         Ok(Runtime { engine, linker, cache, ticker, compile_time: None })
     }
 
-    /// Give up compiling any component after `limit` instead of [`compile_deadline`]'s time.
+    /// Give up compiling any component after `limit` of CPU time instead of [`compile_budget`]'s.
     pub fn with_compile_time(mut self, limit: Duration) -> Runtime {
         self.compile_time = Some(limit);
         self
@@ -184,7 +184,7 @@ impl Runtime {
     /// Cranelift, on its own thread, given up once the process has spent the compile budget's CPU
     /// time on it.
     fn compile(&self, name: &str, wasm: Vec<u8>) -> Result<wasmtime::Result<Vec<u8>>, Error> {
-        let limit = self.compile_time.unwrap_or_else(|| compile_deadline(wasm.len() as u64));
+        let limit = self.compile_time.unwrap_or_else(|| compile_budget(wasm.len() as u64));
         let (done, result) = std::sync::mpsc::sync_channel(1);
         let engine = self.engine.clone();
         let start = cpu_time();
@@ -195,7 +195,9 @@ impl Runtime {
             })
             .map_err(|e| Error::Engine { reason: format!("cannot start a compiler thread: {e}") })?;
         loop {
-            let Some(left) = limit.checked_sub(cpu_time().saturating_sub(start)) else {
+            let Some(left) =
+                limit.checked_sub(cpu_time().saturating_sub(start)).filter(|left| !left.is_zero())
+            else {
                 return Err(Error::CompileTimeout { plugin: name.to_owned(), limit });
             };
             match result.recv_timeout(left.min(COMPILE_POLL)) {
