@@ -6,11 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{guest_dir, repo_root};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::support::{guest_dir, repo_root, text};
 
 /// `scripts/install-plugins.sh ARGS…` run in `cwd`, with `bin` first on PATH.
 fn install_plugins(bin: &Path, cwd: &Path, args: &[&str]) -> Output {

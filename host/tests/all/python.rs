@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support;
+use crate::support::{self, text};
 
 const NAME: &str = "py-secure-boot";
 
@@ -15,10 +15,6 @@ const NAME: &str = "py-secure-boot";
 /// componentize-py is missing: a test that cannot build what it tests fails, it is not skipped.
 fn built() -> &'static Path {
     support::python_plugin_dir().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

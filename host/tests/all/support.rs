@@ -179,6 +179,11 @@ pub fn baseline_config() -> String {
 }
 
 /// `cvm-attest` with a clean environment for plugin discovery and caching.
+/// A command's output as text, for assertions and their messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 pub fn cvm_attest() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cvm-attest"));
     cmd.env_remove("CVM_ATTEST_PLUGIN_PATH").env_remove("CVM_ATTEST_CONFIG").env_remove("RUST_LOG");

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use cvm_attest_formats::bundle::{EvidenceBundle, OsInfo, Timestamp};
 use serde_json::Value;
 
-use crate::support::{PluginDir, cvm_attest, manifest_of, repo_root, shipped_plugins};
+use crate::support::{PluginDir, cvm_attest, manifest_of, repo_root, shipped_plugins, text};
 
 const SNP: &str = "examples/evidence/azure-sev-snp.json";
 const NONCE: &str = "challenge";
@@ -37,10 +37,6 @@ fn command(dir: &PluginDir, config: &Path, evidence: &Path, args: &[&str]) -> Co
 fn verify_with(script: &str, evidence: &Path, args: &[&str]) -> Output {
     let (dir, config) = plugins(script);
     command(&dir, &config, evidence, args).output().expect("run cvm-attest")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn snp() -> PathBuf {
