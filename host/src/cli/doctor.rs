@@ -64,12 +64,14 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
     };
     let verifier_line = if args.verifier == "maa" { "maa" } else { "verifier" };
     say(verifier_line, verifier);
-    plugins(config, search, &mut say);
+    // One runtime for the plugins' check and a `--verifier` plugin's attestation.
+    let runtime = Runtime::new(config.cache_dir()).map_err(|e| e.to_string());
+    plugins(runtime.as_ref(), config, search, &mut say);
     // What the attestation needs: with a problem in one of these it is not tried.
     let needed = ["tpm", "hcl-report", "ak", "imds", verifier_line];
     let ready = needed.iter().all(|what| report.iter().any(|f| f.what == *what && f.result.is_ok()));
     if ready {
-        report.push(Finding { what: "attest", result: attestation(args, config, search) });
+        report.push(Finding { what: "attest", result: attestation(runtime.as_ref(), args, config, search) });
     }
 
     let problems = report.iter().filter(|f| f.result.is_err()).count();
@@ -93,7 +95,12 @@ pub fn run(args: &AttestArgs, config: &Config, search: &SearchPath) -> anyhow::R
 /// One attestation as `attest` makes it, with `--nonce` or a nonce of doctor's own: MAA's token
 /// verified, or the `--verifier` plugin's appraisal accepted, and the claims showing a compliant CVM
 /// (what `attest` prints `true` for).
-fn attestation(args: &AttestArgs, config: &Config, search: &SearchPath) -> Result<String, String> {
+fn attestation(
+    runtime: Result<&Runtime, &String>,
+    args: &AttestArgs,
+    config: &Config,
+    search: &SearchPath,
+) -> Result<String, String> {
     let fail = |e: anyhow::Error| super::message(&e);
     let imds = Imds::new(&args.sources.imds, ONCE).map_err(|e| e.to_string())?;
     let nonce = Some(
@@ -111,9 +118,9 @@ fn attestation(args: &AttestArgs, config: &Config, search: &SearchPath) -> Resul
     let claims = match attempt.make(maa.as_ref(), &Progress::quiet()).map_err(fail)? {
         Obtained::Verified { claims, .. } => claims,
         Obtained::Evidence(bundle) => {
-            let runtime = Runtime::new(config.cache_dir()).map_err(|e| e.to_string())?;
+            let runtime = runtime.map_err(String::clone)?;
             let verifier =
-                resolve::load(&runtime, search, config, &args.verifier, Kind::Verifier).map_err(fail)?;
+                resolve::load(runtime, search, config, &args.verifier, Kind::Verifier).map_err(fail)?;
             let outcome =
                 attest::appraise_locally(config, bundle, verifier, nonce, Vec::new()).map_err(fail)?;
             outcome.judged.map_err(|rejection| rejection.to_string())?
@@ -150,10 +157,15 @@ fn maa_keys(args: &AttestArgs, endpoint: &endpoint::Endpoint) -> Result<String, 
 }
 
 /// Every plugin on the search path loads (manifest, digest pins, imports, describe).
-fn plugins(config: &Config, search: &SearchPath, say: &mut impl FnMut(&'static str, Result<String, String>)) {
-    let runtime = match Runtime::new(config.cache_dir()) {
+fn plugins(
+    runtime: Result<&Runtime, &String>,
+    config: &Config,
+    search: &SearchPath,
+    say: &mut impl FnMut(&'static str, Result<String, String>),
+) {
+    let runtime = match runtime {
         Ok(runtime) => runtime,
-        Err(e) => return say("plugins", Err(e.to_string())),
+        Err(e) => return say("plugins", Err(e.clone())),
     };
     let (found, broken) = search.list();
     for error in &broken {
