@@ -74,5 +74,4 @@ while [ $# -gt 0 ]; do
     $sudo install -m 0644 "$3" "$dir/$1.toml"
     shift 3
 done
-echo "installed $names into $dir" | tr '\n' ' '
-echo
+echo "installed" $names "into $dir" # unquoted: one line, the names separated by spaces
